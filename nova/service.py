@@ -1,0 +1,198 @@
+# vim: tabstop=4 shiftwidth=4 softtabstop=4
+
+"""A nova worker's lifecycle: its row, its group membership, its signals."""
+
+import os
+import signal
+import socket
+import sys
+
+import eventlet
+from eventlet import event
+
+try:
+    from oslo.config import cfg
+except ImportError:
+    from oslo_config import cfg
+
+from nova import context
+from nova import db
+from nova import exception
+from nova.openstack.common.gettextutils import _
+from nova.openstack.common import importutils
+from nova.openstack.common import log as logging
+from nova import servicegroup
+
+LOG = logging.getLogger(__name__)
+
+service_opts = [
+    cfg.IntOpt('report_interval', default=10,
+               help='seconds between nodes reporting state to datastore'),
+    cfg.IntOpt('periodic_interval', default=60,
+               help='seconds between running periodic tasks'),
+    cfg.IntOpt('service_down_time', default=60,
+               help='maximum time since last check-in for up service'),
+    cfg.StrOpt('host', default=socket.gethostname(),
+               help='Name of this node.  This can be an opaque identifier.  '
+                    'It is not necessarily a hostname, FQDN, or IP address.'),
+    cfg.StrOpt('compute_topic', default='compute',
+               help='the topic compute nodes listen on'),
+    cfg.StrOpt('compute_manager',
+               default='nova.compute.manager.ComputeManager',
+               help='full class name for the Manager for compute'),
+    cfg.StrOpt('default_availability_zone', default='nova',
+               help='availability zone of this service'),
+]
+
+CONF = cfg.CONF
+CONF.register_opts(service_opts)
+
+
+class Service(object):
+    """A worker on a host: a manager, a services row and a group membership.
+
+    The liveness of the service is the servicegroup driver's business: start
+    joins the group named by the topic, stop leaves it.
+    """
+
+    def __init__(self, host, binary, topic, manager=None, report_interval=None,
+                 periodic_enable=None, periodic_fuzzy_delay=None,
+                 periodic_interval_max=None, db_allowed=True,
+                 *args, **kwargs):
+        self.host = host
+        self.binary = binary
+        self.topic = topic
+        self.manager_class_name = manager
+        self.servicegroup_api = servicegroup.API(db_allowed=db_allowed)
+        self.manager = None
+        if manager:
+            manager_class = importutils.import_class(manager)
+            self.manager = manager_class(host=self.host, *args, **kwargs)
+        self.report_interval = report_interval
+        self.periodic_enable = periodic_enable
+        self.service_ref = None
+        self.service_id = None
+        self.timers = []
+        self.model_disconnected = False
+        self._done = event.Event()
+
+    def start(self):
+        LOG.info(_('Starting %(topic)s node on %(host)s'),
+                 {'topic': self.topic, 'host': self.host})
+        if self.manager:
+            self.manager.init_host()
+        ctxt = context.get_admin_context()
+        try:
+            self.service_ref = db.service_get_by_args(ctxt, self.host,
+                                                      self.binary)
+            self.service_id = self.service_ref['id']
+        except exception.NotFound:
+            self._create_service_ref(ctxt)
+        if self.manager:
+            self.manager.pre_start_hook()
+        pulse = self.servicegroup_api.join(self.host, self.topic, self)
+        if pulse:
+            self.timers.append(pulse)
+        if self.manager:
+            self.manager.post_start_hook()
+
+    def _create_service_ref(self, ctxt):
+        svc_values = {
+            'host': self.host,
+            'binary': self.binary,
+            'topic': self.topic,
+            'report_count': 0,
+            'availability_zone': CONF.default_availability_zone,
+            'disabled': not CONF.enable_new_services,
+        }
+        self.service_ref = db.service_create(ctxt, svc_values)
+        self.service_id = self.service_ref['id']
+
+    @classmethod
+    def create(cls, host=None, binary=None, topic=None, manager=None,
+               report_interval=None, periodic_enable=None,
+               periodic_fuzzy_delay=None, periodic_interval_max=None,
+               db_allowed=True):
+        """Instantiates class and passes back application object.
+
+        :param host: defaults to CONF.host
+        :param binary: defaults to basename of executable
+        :param topic: defaults to bin_name - 'nova-' part
+        :param manager: defaults to CONF.<topic>_manager
+        :param report_interval: defaults to CONF.report_interval
+        """
+        if not host:
+            host = CONF.host
+        if not binary:
+            binary = os.path.basename(sys.argv[0])
+        if not topic:
+            topic = binary.rpartition('nova-')[2]
+        if not manager:
+            manager = getattr(CONF, '%s_manager' % topic, None)
+        if report_interval is None:
+            report_interval = CONF.report_interval
+        return cls(host, binary, topic, manager,
+                   report_interval=report_interval,
+                   periodic_enable=periodic_enable,
+                   periodic_fuzzy_delay=periodic_fuzzy_delay,
+                   periodic_interval_max=periodic_interval_max,
+                   db_allowed=db_allowed)
+
+    def kill(self):
+        """Stop, then remove this service's row from the datastore."""
+        self.stop()
+        if self.service_id is None:
+            return
+        try:
+            db.service_destroy(context.get_admin_context(), self.service_id)
+        except exception.NotFound:
+            LOG.warn(_('Service killed that has no database entry'))
+
+    def stop(self):
+        """Stop the timers; with the zk driver that leaves the group."""
+        for timer in self.timers:
+            try:
+                timer.stop()
+            except Exception:
+                LOG.exception(_('Error stopping the timer of %s'), self.host)
+        self.timers = []
+        if not self._done.ready():
+            self._done.send(True)
+
+    def wait(self):
+        self._done.wait()
+
+    def periodic_tasks(self, raise_on_error=False):
+        if self.manager:
+            ctxt = context.get_admin_context()
+            return self.manager.periodic_tasks(ctxt,
+                                               raise_on_error=raise_on_error)
+
+
+_launched = []
+
+
+def serve(server):
+    """Start a service; wait() keeps the process until it is signalled."""
+    server.start()
+    _launched.append(server)
+
+
+def _handle_signal(signo, frame):
+    # Stopping from the hub, not inside the handler: leave() talks to
+    # ZooKeeper and must run in a green thread.
+    LOG.info(_('Caught signal %s, stopping'), signo)
+    for server in _launched:
+        eventlet.spawn_n(server.stop)
+
+
+def wait():
+    signal.signal(signal.SIGTERM, _handle_signal)
+    signal.signal(signal.SIGINT, _handle_signal)
+    try:
+        for server in list(_launched):
+            server.wait()
+    finally:
+        del _launched[:]
+        # Let the stop's own green threads (a leave in flight) finish.
+        eventlet.sleep(0)

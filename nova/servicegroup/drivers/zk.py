@@ -1,0 +1,392 @@
+# vim: tabstop=4 shiftwidth=4 softtabstop=4
+
+# Copyright (c) AT&T 2012-2013 Yun Mao <yunmao@gmail.com>
+# Copyright 2012 IBM Corp.
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The ZooKeeper ServiceGroup driver.
+
+A worker holds a ZooKeeper session and the ephemeral znode
+``<sg_prefix>/<topic>/<host>``; ZooKeeper deletes the node when the session
+ends, so a crashed or cut-off worker drops out within the session timeout.
+Readers keep a watched list of the children of ``<sg_prefix>/<topic>``, so
+``service_is_up`` is a lookup in memory.
+
+This file is a drop-in for a Grizzly (2013.1) checkout: it uses only what
+Grizzly's nova offers, and the ``zookeeper`` / ``evzookeeper`` APIs of
+zkpython and evzookeeper 0.4.0 (or this project's Python 3 ports of them).
+"""
+
+import os
+import time
+
+import eventlet
+
+try:
+    from oslo.config import cfg
+except ImportError:
+    from oslo_config import cfg
+
+from nova import exception
+from nova.openstack.common.gettextutils import _
+from nova.openstack.common import importutils
+from nova.openstack.common import log as logging
+from nova.servicegroup import api
+from nova import utils
+
+evzookeeper = importutils.try_import('evzookeeper')
+membership = importutils.try_import('evzookeeper.membership')
+zookeeper = importutils.try_import('zookeeper')
+
+zk_driver_opts = [
+    cfg.StrOpt('address',
+               default=None,
+               help='The ZooKeeper addresses for servicegroup service in the '
+                    'format of host1:port,host2:port,host3:port, optionally '
+                    'followed by a chroot path (host:port/nova)'),
+    cfg.IntOpt('recv_timeout',
+               default=4000,
+               help='recv_timeout parameter for the zk session (ms); the '
+                    'server grants between 2 and 20 times its tickTime'),
+    cfg.StrOpt('sg_prefix',
+               default="/servicegroups",
+               help='The prefix used in ZooKeeper to store ephemeral nodes'),
+    cfg.IntOpt('sg_retry_interval',
+               default=5,
+               help='Number of seconds to wait until retrying to join the '
+                    'session'),
+]
+
+CONF = cfg.CONF
+CONF.register_opts(zk_driver_opts, group="zookeeper")
+
+LOG = logging.getLogger(__name__)
+
+# How long the first read of a group waits for the member list, as the
+# original driver did.
+FIRST_READ_TIMEOUT = 5.0
+POLL_INTERVAL = 0.1
+
+
+class InvalidZooKeeperConfig(exception.NovaException):
+    message = _("Invalid [zookeeper] %(option)s %(value)r: %(reason)s")
+
+
+class DuplicateServiceMember(exception.NovaException):
+    message = _("Cannot join %(host)s to the %(group)s group: %(path)s is "
+                "held by another live ZooKeeper session (is another process "
+                "running with host=%(host)s?)")
+
+
+def parse_address(address):
+    """Check ``host:port[,host:port...][/chroot]``; return (servers, chroot).
+
+    Raises InvalidZooKeeperConfig naming the option on any malformed part,
+    so that a typo fails at start instead of as endless reconnects.
+    """
+    def invalid(reason):
+        return InvalidZooKeeperConfig(option='address', value=address,
+                                      reason=reason)
+
+    if address is None or not address.strip():
+        raise invalid(_('no ZooKeeper server given; set address = '
+                        'host1:port,host2:port in the [zookeeper] section'))
+    hosts, sep, chroot = address.strip().partition('/')
+    chroot = sep + chroot
+    if chroot and (chroot == '/' or chroot.endswith('/') or '//' in chroot):
+        raise invalid(_('chroot %s must look like /path, without a trailing '
+                        'slash') % chroot)
+    servers = []
+    for entry in hosts.split(','):
+        entry = entry.strip()
+        host, sep, port = entry.rpartition(':')
+        if not entry or not sep or not host:
+            raise invalid(_('%r is not host:port') % entry)
+        if host.startswith('[') and host.endswith(']'):
+            host = host[1:-1]
+        try:
+            port_number = int(port)
+        except ValueError:
+            port_number = 0
+        if not 0 < port_number < 65536:
+            raise invalid(_('port %(port)r of %(entry)r is not a number from '
+                            '1 to 65535') % {'port': port, 'entry': entry})
+        if not host or ' ' in host or '/' in host:
+            raise invalid(_('host %r is not a host name or address') % host)
+        servers.append((host, port_number))
+    return servers, chroot
+
+
+def check_name(kind, name):
+    """A topic or host becomes one znode name: refuse what cannot be one."""
+    if not name or not isinstance(name, (type(u''), type(''))):
+        raise exception.NovaException(
+            _('ZooKeeperDriver: the %(kind)s must be a non-empty string, '
+              'got %(name)r') % {'kind': kind, 'name': name})
+    if '/' in name or name in ('.', '..') or '\x00' in name:
+        raise exception.NovaException(
+            _('ZooKeeperDriver: %(kind)s %(name)r cannot be a znode name '
+              '(no "/", NUL, "." or "..")') % {'kind': kind, 'name': name})
+
+
+class ZooKeeperDriver(api.ServiceGroupDriver):
+    """ZooKeeper driver for the service group API."""
+
+    def __init__(self, *args, **kwargs):
+        """Check the configuration; the session itself comes later.
+
+        The session is created on first use, in the process that uses it:
+        a ZooKeeper handle must not cross a fork.
+        """
+        missing = [name for name, module in (('zookeeper', zookeeper),
+                                             ('evzookeeper', evzookeeper),
+                                             ('evzookeeper.membership',
+                                              membership))
+                   if module is None]
+        if missing:
+            raise ImportError(_('zookeeper module not found: cannot import '
+                                '%s (install the ZooKeeper client libraries, '
+                                'see README)') % ', '.join(missing))
+        self._servers, self._chroot = parse_address(CONF.zookeeper.address)
+        # The C client takes no blanks inside the list.
+        self._address = ','.join(
+            part.strip() for part in
+            CONF.zookeeper.address.strip().split('/', 1)[0].split(',')
+        ) + self._chroot
+        prefix = CONF.zookeeper.sg_prefix
+        if not prefix.startswith('/') or (len(prefix) > 1 and
+                                          prefix.endswith('/')):
+            raise InvalidZooKeeperConfig(option='sg_prefix', value=prefix,
+                                         reason=_('must be an absolute path '
+                                                  'without a trailing slash'))
+        if CONF.zookeeper.recv_timeout <= 0:
+            raise InvalidZooKeeperConfig(
+                option='recv_timeout', value=CONF.zookeeper.recv_timeout,
+                reason=_('must be a positive number of milliseconds'))
+        self._prefix = prefix
+        self._reset()
+        super(ZooKeeperDriver, self).__init__()
+
+    def _reset(self):
+        self._pid = os.getpid()
+        self._cached_session = None
+        self._prefix_ready = False
+        self._memberships = {}
+        self._joiners = {}
+        self._monitors = {}
+
+    @property
+    def _session(self):
+        """The process's ZKSession, created on first use."""
+        if self._pid != os.getpid():
+            # Forked: the parent's handle and its threads are not ours.
+            self._reset()
+        if self._cached_session is None:
+            null = open(os.devnull, 'w')
+            try:
+                self._cached_session = evzookeeper.ZKSession(
+                    self._address,
+                    recv_timeout=CONF.zookeeper.recv_timeout,
+                    zklog_fd=null)
+            finally:
+                null.close()
+        return self._cached_session
+
+    def _group_path(self, group):
+        return '%s/%s' % (self._prefix.rstrip('/'), group)
+
+    def _ensure_prefix(self):
+        if self._prefix_ready:
+            return
+        session = self._session
+        path = ''
+        for part in self._prefix.strip('/').split('/'):
+            path += '/' + part
+            try:
+                session.create(path, b'',
+                               acl=[evzookeeper.ZOO_OPEN_ACL_UNSAFE])
+            except zookeeper.NodeExistsException:
+                pass
+        self._prefix_ready = True
+
+    def _session_timeout(self):
+        """The negotiated session timeout in seconds, or the requested one."""
+        session = self._session
+        handle = getattr(session, '_zhandle', None)
+        try:
+            return zookeeper.recv_timeout(handle) / 1000.0
+        except Exception:
+            return CONF.zookeeper.recv_timeout / 1000.0
+
+    def join(self, member_id, group, service=None):
+        """Join the given service with its group.
+
+        Returns a timer whose stop() leaves the group.  When ZooKeeper cannot
+        be reached the worker starts anyway and a green thread keeps trying,
+        logging why; a name held by another live session is an error.
+        """
+        LOG.debug(_('ZooKeeperDriver: join new member %(id)s to the '
+                    '%(gr)s group, service=%(sr)s'),
+                  {'id': member_id, 'gr': group, 'sr': service})
+        check_name('topic', group)
+        check_name('host', member_id)
+        key = (group, member_id)
+        if self._pid != os.getpid():
+            self._reset()
+        if key not in self._memberships and key not in self._joiners:
+            try:
+                self._memberships[key] = self._join_now(member_id, group)
+            except DuplicateServiceMember:
+                raise
+            except Exception as e:
+                LOG.warn(_('ZooKeeperDriver: cannot join %(id)s to %(gr)s '
+                           'yet, ZooKeeper at %(addr)s: %(err)s; retrying '
+                           'every %(ival)ss'),
+                         {'id': member_id, 'gr': group, 'addr': self._address,
+                          'err': e or type(e).__name__,
+                          'ival': CONF.zookeeper.sg_retry_interval})
+                self._joiners[key] = eventlet.spawn(self._keep_joining,
+                                                    member_id, group)
+        return FakeLoopingCall(self, member_id, group)
+
+    def _join_now(self, member_id, group):
+        """Create the member node, waiting out a previous session's node.
+
+        A worker restarted within its old session's timeout finds its old
+        node still there; the server deletes it when that session expires,
+        at most about 1.5 session timeouts later.  Only a node that outlives
+        that wait belongs to another live process.
+        """
+        self._ensure_prefix()
+        path = self._group_path(group)
+        try:
+            return membership.Membership(self._session, path, member_id)
+        except RuntimeError:
+            pass
+        node = '%s/%s' % (path, member_id)
+        wait = max(CONF.zookeeper.sg_retry_interval,
+                   1.5 * self._session_timeout() + 1.0)
+        LOG.warn(_('ZooKeeperDriver: %(node)s exists; waiting up to %(w).1fs '
+                   'for the session that holds it to expire'),
+                 {'node': node, 'w': wait})
+        deadline = time.time() + wait
+        while time.time() < deadline:
+            eventlet.sleep(POLL_INTERVAL)
+            if self._session.exists(node) is not None:
+                continue
+            try:
+                member = membership.Membership(self._session, path, member_id)
+            except RuntimeError:
+                continue
+            LOG.info(_('ZooKeeperDriver: joined %s after the old session '
+                       'expired'), node)
+            return member
+        raise DuplicateServiceMember(host=member_id, group=group, path=node)
+
+    def _keep_joining(self, member_id, group):
+        key = (group, member_id)
+        while key in self._joiners:
+            eventlet.sleep(CONF.zookeeper.sg_retry_interval)
+            if key not in self._joiners:
+                return
+            try:
+                member = self._join_now(member_id, group)
+            except Exception as e:
+                LOG.warn(_('ZooKeeperDriver: still cannot join %(id)s to '
+                           '%(gr)s at %(addr)s: %(err)s'),
+                         {'id': member_id, 'gr': group, 'addr': self._address,
+                          'err': e or type(e).__name__})
+                continue
+            self._memberships[key] = member
+            del self._joiners[key]
+            LOG.info(_('ZooKeeperDriver: %(id)s joined the %(gr)s group'),
+                     {'id': member_id, 'gr': group})
+
+    def leave(self, member_id, group):
+        """Remove the given member from the service group."""
+        LOG.debug(_('ZooKeeperDriver.leave: %(member)s from group %(group)s'),
+                  {'member': member_id, 'group': group})
+        key = (group, member_id)
+        joiner = self._joiners.pop(key, None)
+        if joiner is not None:
+            joiner.kill()
+        member = self._memberships.pop(key, None)
+        if member is not None:
+            member.leave()
+        elif joiner is None:
+            LOG.error(_('ZooKeeperDriver.leave: %(id)s has not joined to the '
+                        '%(gr)s group'), {'id': member_id, 'gr': group})
+
+    def is_up(self, service_ref):
+        group_id = service_ref['topic']
+        member_id = service_ref['host']
+        all_members = self.get_all(group_id)
+        return member_id in all_members
+
+    def get_all(self, group_id):
+        """Return all members in a list, or a ServiceGroupUnavailable
+        exception.
+        """
+        if self._pid != os.getpid():
+            self._reset()
+        monitor = self._monitors.get(group_id, None)
+        if monitor is None:
+            check_name('topic', group_id)
+            path = self._group_path(group_id)
+            monitor = membership.MembershipMonitor(self._session, path)
+            self._monitors[group_id] = monitor
+            # When initialized for the first time, it takes a while to
+            # retrieve all members from zookeeper; wait a bounded time for
+            # the cache rather than report "nobody".
+            deadline = time.time() + FIRST_READ_TIMEOUT
+            while monitor.get_all() is None and time.time() < deadline:
+                eventlet.sleep(POLL_INTERVAL)
+        all_members = monitor.get_all()
+        if all_members is None:
+            raise exception.ServiceGroupUnavailable(
+                driver='ZooKeeperDriver (ZooKeeper at %s)' % self._address)
+        return list(all_members)
+
+    def cleanup(self):
+        """Leave every group and close the session (tests, shutdown)."""
+        if self._pid != os.getpid():
+            self._reset()
+            return
+        for group, member_id in list(self._memberships) + list(self._joiners):
+            self.leave(member_id, group)
+        session, self._cached_session = self._cached_session, None
+        if session is not None:
+            session.close()
+        self._reset()
+
+
+class FakeLoopingCall(utils.LoopingCallBase):
+    """The fake Looping Call implementation, created for backward
+    compatibility with a membership based on DB.
+    """
+
+    def __init__(self, driver, host, group):
+        super(FakeLoopingCall, self).__init__()
+        self._driver = driver
+        self._group = group
+        self._host = host
+
+    def stop(self):
+        self._driver.leave(self._host, self._group)
+
+    def start(self, interval, initial_delay=None):
+        pass
+
+    def wait(self):
+        pass

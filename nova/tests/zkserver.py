@@ -1,0 +1,358 @@
+# vim: tabstop=4 shiftwidth=4 softtabstop=4
+
+"""Real ZooKeeper servers for tests and for a developer's machine.
+
+A standalone server (ZooKeeperServer) or a quorum (ZooKeeperEnsemble) runs from
+the Debian ``zookeeper`` package on loopback ports, each with its own data
+directory, and is torn down with it.  Nothing here is a stand-in: the tests of
+the zk driver talk to these servers over TCP.
+"""
+
+from __future__ import print_function
+
+import errno
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+
+ZK_CLASSPATH_DEFAULT = '/etc/zookeeper/conf:/usr/share/java/zookeeper.jar'
+STANDALONE_MAIN = 'org.apache.zookeeper.server.ZooKeeperServerMain'
+QUORUM_MAIN = 'org.apache.zookeeper.server.quorum.QuorumPeerMain'
+
+
+class ZooKeeperNotInstalled(Exception):
+    pass
+
+
+def free_port(host='127.0.0.1'):
+    """Return a TCP port on ``host`` that nothing listens on right now."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+def four_letter(host, port, word, timeout=2.0):
+    """Send a four letter word (ruok, mntr, srvr, ...) and return the reply."""
+    sock = socket.create_connection((host, port), timeout)
+    try:
+        sock.sendall(word.encode('ascii'))
+        chunks = []
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+        return b''.join(chunks).decode('utf-8', 'replace')
+    finally:
+        sock.close()
+
+
+def _classpath():
+    classpath = os.environ.get('ZOOKEEPER_CLASSPATH', ZK_CLASSPATH_DEFAULT)
+    jars = [p for p in classpath.split(':') if p.endswith('.jar')]
+    if not jars or not all(os.path.exists(j) for j in jars):
+        raise ZooKeeperNotInstalled(
+            'ZooKeeper server jar not found in classpath %r: install the '
+            'Debian package "zookeeper" (tools/install_deps.sh) or set '
+            'ZOOKEEPER_CLASSPATH' % classpath)
+    return classpath
+
+
+class _ServerProcess(object):
+    """One ZooKeeper JVM: its config, data directory and process."""
+
+    def __init__(self, base_dir, main_class, config, myid=None,
+                 client_port=None, host='127.0.0.1'):
+        self.base_dir = base_dir
+        self.main_class = main_class
+        self.host = host
+        self.port = client_port
+        self.data_dir = os.path.join(base_dir, 'data')
+        self.log_path = os.path.join(base_dir, 'server.log')
+        self.config_path = os.path.join(base_dir, 'zoo.cfg')
+        self.process = None
+        self.paused = False
+        if not os.path.isdir(self.data_dir):
+            os.makedirs(self.data_dir)
+        if myid is not None:
+            with open(os.path.join(self.data_dir, 'myid'), 'w') as f:
+                f.write('%d\n' % myid)
+        lines = ['dataDir=%s' % self.data_dir] + config
+        with open(self.config_path, 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+
+    def start(self):
+        if self.running:
+            return
+        cmd = ['java', '-Xmx256m', '-XX:+UseSerialGC',
+               '-Dzookeeper.log.dir=%s' % self.base_dir,
+               '-Dzookeeper.root.logger=INFO,CONSOLE',
+               '-Dzookeeper.admin.enableServer=false',
+               '-cp', _classpath(), self.main_class, self.config_path]
+        log = open(self.log_path, 'ab')
+        try:
+            # A process group of its own, so that a test runner's Ctrl-C
+            # does not reach the server before its cleanup does.
+            self.process = subprocess.Popen(cmd, stdout=log,
+                                            stderr=subprocess.STDOUT,
+                                            preexec_fn=os.setsid)
+        finally:
+            log.close()
+        self.paused = False
+
+    @property
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def pid(self):
+        return self.process.pid if self.process else None
+
+    def _signal(self, signum):
+        if self.running:
+            os.kill(self.process.pid, signum)
+
+    def kill(self):
+        """SIGKILL: the server vanishes as in a power cut."""
+        if self.process is None:
+            return
+        if self.paused:
+            self._signal(signal.SIGCONT)
+        self._signal(signal.SIGKILL)
+        self.process.wait()
+        self.process = None
+        self.paused = False
+
+    def stop(self, timeout=10.0):
+        if self.process is None:
+            return
+        if self.paused:
+            self._signal(signal.SIGCONT)
+            self.paused = False
+        self._signal(signal.SIGTERM)
+        deadline = time.time() + timeout
+        while self.process.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        if self.process.poll() is None:
+            self.kill()
+        self.process = None
+
+    def pause(self):
+        """SIGSTOP: the server stops answering but keeps its sockets."""
+        self._signal(signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self):
+        self._signal(signal.SIGCONT)
+        self.paused = False
+
+    def answers(self):
+        # 'ruok' says imok before the server serves; 'srvr' names a mode
+        # only once it does (for a quorum member: once a leader is elected).
+        if not self.running or self.paused:
+            return False
+        return self.mode() is not None
+
+    def mode(self):
+        """'standalone', 'leader', 'follower' or None when not serving."""
+        try:
+            reply = four_letter(self.host, self.port, 'srvr', timeout=0.5)
+        except (socket.error, socket.timeout):
+            return None
+        for line in reply.splitlines():
+            if line.startswith('Mode:'):
+                return line.split(':', 1)[1].strip()
+        return None
+
+    def log_tail(self, lines=30):
+        try:
+            with open(self.log_path) as f:
+                return ''.join(f.readlines()[-lines:])
+        except IOError:
+            return ''
+
+
+def _wait(predicate, timeout, what, log_source=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    tail = log_source.log_tail() if log_source else ''
+    raise RuntimeError('%s within %.0fs\n%s' % (what, timeout, tail))
+
+
+class ZooKeeperServer(object):
+    """A standalone ZooKeeper on a free loopback port.
+
+    tick_time decides the session timeouts the server grants: between 2 and
+    20 ticks.  Tests use a small tick so that expiries take a second, and the
+    production 2000 ms where the defaults themselves are under test.
+    """
+
+    def __init__(self, tick_time=200, port=None, base_dir=None,
+                 host='127.0.0.1', max_client_cnxns=0, extra_config=None):
+        self.tick_time = tick_time
+        self.host = host
+        self.port = port or free_port(host)
+        self._own_dir = base_dir is None
+        self.base_dir = base_dir or tempfile.mkdtemp(prefix='zk-test-')
+        config = ['tickTime=%d' % tick_time,
+                  'clientPort=%d' % self.port,
+                  'clientPortAddress=%s' % host,
+                  'maxClientCnxns=%d' % max_client_cnxns,
+                  'admin.enableServer=false',
+                  '4lw.commands.whitelist=*']
+        config.extend(extra_config or [])
+        self._server = _ServerProcess(self.base_dir, STANDALONE_MAIN, config,
+                                      client_port=self.port, host=host)
+
+    @property
+    def address(self):
+        return '%s:%d' % (self.host, self.port)
+
+    @property
+    def pid(self):
+        return self._server.pid
+
+    @property
+    def running(self):
+        return self._server.running
+
+    def start(self, timeout=30.0):
+        self._server.start()
+        self.wait_until_ready(timeout)
+        return self
+
+    def wait_until_ready(self, timeout=30.0):
+        _wait(self._server.answers, timeout,
+              'ZooKeeper on %s did not answer' % self.address, self._server)
+
+    def stop(self):
+        self._server.stop()
+
+    def kill(self):
+        self._server.kill()
+
+    def restart(self, timeout=30.0):
+        self._server.stop()
+        return self.start(timeout)
+
+    def pause(self):
+        self._server.pause()
+
+    def resume(self):
+        self._server.resume()
+
+    def four_letter(self, word):
+        return four_letter(self.host, self.port, word)
+
+    def mntr(self):
+        """The server's ``mntr`` counters as a dict of str to str."""
+        stats = {}
+        for line in self.four_letter('mntr').splitlines():
+            if '\t' in line:
+                key, value = line.split('\t', 1)
+                stats[key] = value
+        return stats
+
+    def cleanup(self):
+        self._server.kill()
+        if self._own_dir:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+def _main(argv):
+    """tools/zkserver: run a local ZooKeeper in the foreground or background.
+
+    usage: zkserver start [--port P] [--tick-time MS] [--dir D]
+           zkserver stop  [--dir D]
+           zkserver status [--dir D]
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog='zkserver', description='A local ZooKeeper for nova development.')
+    parser.add_argument('command', choices=['start', 'stop', 'status'])
+    parser.add_argument('--port', type=int, default=2181)
+    parser.add_argument('--tick-time', type=int, default=2000)
+    parser.add_argument('--dir', default=os.path.join(
+        os.path.expanduser('~'), '.nova-zk'))
+    args = parser.parse_args(argv)
+    pidfile = os.path.join(args.dir, 'server.pid')
+
+    def read_pid():
+        try:
+            with open(pidfile) as f:
+                pid = int(f.read().strip())
+            os.kill(pid, 0)
+            return pid
+        except (IOError, OSError, ValueError):
+            return None
+
+    if args.command == 'status':
+        pid = read_pid()
+        if pid is None:
+            print('zkserver: not running (state directory %s)' % args.dir)
+            return 1
+        print('zkserver: running, pid %d, %s' % (pid, open(
+            os.path.join(args.dir, 'address')).read().strip()))
+        return 0
+    if args.command == 'stop':
+        pid = read_pid()
+        if pid is None:
+            print('zkserver: not running')
+            return 0
+        os.kill(pid, signal.SIGTERM)
+        for _i in range(200):
+            try:
+                os.kill(pid, 0)
+            except OSError as e:
+                if e.errno == errno.ESRCH:
+                    break
+            time.sleep(0.05)
+        os.remove(pidfile)
+        print('zkserver: stopped pid %d' % pid)
+        return 0
+
+    pid = read_pid()
+    if pid is not None:
+        print('zkserver: already running, pid %d, %s' % (pid, open(
+            os.path.join(args.dir, 'address')).read().strip()))
+        return 0
+    if not os.path.isdir(args.dir):
+        os.makedirs(args.dir)
+    server = ZooKeeperServer(tick_time=args.tick_time, port=args.port,
+                             base_dir=args.dir)
+    try:
+        server.start()
+    except (RuntimeError, ZooKeeperNotInstalled) as e:
+        server.kill()
+        print('zkserver: %s' % e, file=sys.stderr)
+        return 2
+    with open(pidfile, 'w') as f:
+        f.write('%d\n' % server.pid)
+    with open(os.path.join(args.dir, 'address'), 'w') as f:
+        f.write(server.address + '\n')
+    print('zkserver: started pid %d on %s (tickTime %d ms, data in %s)' % (
+        server.pid, server.address, args.tick_time, args.dir))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(_main(sys.argv[1:]))

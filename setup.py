@@ -1,0 +1,39 @@
+#!/usr/bin/env python
+# vim: tabstop=4 shiftwidth=4 softtabstop=4
+
+import setuptools
+
+setuptools.setup(
+    name='nova-zk-servicegroup',
+    version='2013.1.5.post1',
+    description='OpenStack Nova (Grizzly) ServiceGroup drivers with the '
+                'ZooKeeper driver ported to Python 3',
+    long_description=open('README.md').read(),
+    long_description_content_type='text/markdown',
+    license='Apache License, Version 2.0',
+    packages=setuptools.find_packages(exclude=['ports', 'ports.*']),
+    include_package_data=True,
+    python_requires='>=3.9',
+    install_requires=[
+        'eventlet>=0.33',
+        'greenlet>=2.0',
+        'oslo.config>=5.2',
+        'SQLAlchemy>=1.4',
+    ],
+    extras_require={
+        'zk': ['zookeeper-cffi', 'evzookeeper-py3'],
+        'mc': ['python-memcached>=1.59'],
+    },
+    entry_points={
+        'console_scripts': [
+            'nova-compute = nova.cmd.compute:main',
+            'nova-manage = nova.cmd.manage:main',
+        ],
+    },
+    classifiers=[
+        'Environment :: OpenStack',
+        'License :: OSI Approved :: Apache Software License',
+        'Operating System :: POSIX :: Linux',
+        'Programming Language :: Python :: 3',
+    ],
+)

@@ -1,0 +1,28 @@
+#!/bin/bash
+# Create (or refresh) the virtualenv .venv with nova, its ports of the
+# ZooKeeper libraries and the test requirements.
+#   tools/install_venv.sh [-f]     -f: throw the old one away first
+# PYTHON picks the interpreter (default python3).
+set -eu
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+
+if [ "${1:-}" = "-f" ]; then
+    rm -rf "$VENV"
+fi
+stamp="$VENV/.installed"
+want=$(cat requirements.txt test-requirements.txt setup.py \
+       ports/*/setup.py 2>/dev/null | sha1sum | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    exit 0
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "install_venv: creating $VENV with $($PYTHON --version 2>&1)"
+    $PYTHON -m venv "$VENV"
+fi
+"$VENV/bin/pip" install -q --upgrade pip
+"$VENV/bin/pip" install -q -r requirements.txt -r test-requirements.txt
+"$VENV/bin/pip" install -q -e ports/zookeeper -e ports/evzookeeper -e .
+echo "$want" > "$stamp"
+echo "install_venv: $VENV ready"
