@@ -1,0 +1,253 @@
+# vim: tabstop=4 shiftwidth=4 softtabstop=4
+
+# Copyright (c) AT&T 2012-2013 Yun Mao <yunmao@gmail.com>
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Test the ZooKeeper driver for servicegroup, against a real ZooKeeper.
+
+The server is started by nova.tests.zkserver on a loopback port; nothing
+is skipped when a library is missing: the import error is the failure.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import eventlet
+
+from nova import exception
+from nova import servicegroup
+from nova import test
+from nova.tests import zkserver
+
+ZK = None
+TICK_MS = 200
+RECV_TIMEOUT_MS = 1000
+
+HOLDER = """
+import sys, time
+import evzookeeper
+from evzookeeper import membership
+session = evzookeeper.ZKSession(sys.argv[1], timeout=10, recv_timeout=%d,
+                                zklog_fd=open('/dev/null', 'w'))
+try:
+    session.create(sys.argv[2], b'', acl=[evzookeeper.ZOO_OPEN_ACL_UNSAFE])
+except Exception:
+    pass
+try:
+    session.create(sys.argv[2] + '/' + sys.argv[3], b'',
+                   acl=[evzookeeper.ZOO_OPEN_ACL_UNSAFE])
+except Exception:
+    pass
+member = membership.Membership(session, sys.argv[2] + '/' + sys.argv[3],
+                               sys.argv[4])
+sys.stdout.write('joined\\n')
+sys.stdout.flush()
+time.sleep(600)
+""" % RECV_TIMEOUT_MS
+
+
+def setup_module():
+    global ZK
+    ZK = zkserver.ZooKeeperServer(tick_time=TICK_MS)
+    ZK.start()
+
+
+def teardown_module():
+    if ZK is not None:
+        ZK.cleanup()
+
+
+class ZKServiceGroupTestCase(test.TestCase):
+
+    def setUp(self):
+        super(ZKServiceGroupTestCase, self).setUp()
+        servicegroup.API._driver = None
+        from nova.servicegroup.drivers import zk
+        self.zk = zk
+        self.flags(servicegroup_driver='zk')
+        self.flags(address=ZK.address, recv_timeout=RECV_TIMEOUT_MS,
+                   sg_retry_interval=1, group="zookeeper")
+        self.prefix = '/sg-%s' % self.id().rsplit('.', 1)[-1]
+        self.flags(sg_prefix=self.prefix, group='zookeeper')
+
+    def test_join_leave(self):
+        self.servicegroup_api = servicegroup.API()
+        service_id = {'topic': 'unittest', 'host': 'serviceA'}
+        self.servicegroup_api.join(service_id['host'], service_id['topic'])
+        self.assertTrue(self.servicegroup_api.service_is_up(service_id))
+        self.servicegroup_api.leave(service_id['host'], service_id['topic'])
+        # make sure zookeeper is updated and watcher is triggered
+        eventlet.sleep(1)
+        self.assertFalse(self.servicegroup_api.service_is_up(service_id))
+
+    def test_stop(self):
+        self.servicegroup_api = servicegroup.API()
+        service_id = {'topic': 'unittest', 'host': 'serviceA'}
+        pulse = self.servicegroup_api.join(service_id['host'],
+                                           service_id['topic'], None)
+        self.assertTrue(self.servicegroup_api.service_is_up(service_id))
+        pulse.stop()
+        eventlet.sleep(1)
+        self.assertFalse(self.servicegroup_api.service_is_up(service_id))
+
+    def test_get_all_and_get_one(self):
+        api = servicegroup.API()
+        for host in ('h1', 'h2', 'h3'):
+            api.join(host, 'compute')
+        self.assertEqual(['h1', 'h2', 'h3'], sorted(api.get_all('compute')))
+        self.assertIn(api.get_one('compute'), ['h1', 'h2', 'h3'])
+        self.assertEqual([], api.get_all('scheduler'))
+        self.assertIsNone(api.get_one('scheduler'))
+
+    def test_prefix_and_nodes_in_zookeeper(self):
+        import evzookeeper
+        self.flags(sg_prefix=self.prefix + '/deep/er', group='zookeeper')
+        api = servicegroup.API()
+        api.join('hostX', 'compute')
+        session = evzookeeper.ZKSession(ZK.address, timeout=10,
+                                        recv_timeout=RECV_TIMEOUT_MS)
+        self.addCleanup(session.close)
+        self.assertEqual(['hostX'], session.get_children(
+            self.prefix + '/deep/er/compute'))
+        stat = session.exists(self.prefix + '/deep/er/compute/hostX')
+        self.assertNotEqual(0, stat['ephemeralOwner'])
+
+    def test_other_readers_see_join_and_leave(self):
+        writer = servicegroup.API()
+        writer.join('hostW', 'compute')
+        reader = self.zk.ZooKeeperDriver()
+        self.addCleanup(reader.cleanup)
+        self.assertEqual(['hostW'], reader.get_all('compute'))
+        writer.leave('hostW', 'compute')
+        self.wait_for(lambda: reader.get_all('compute') == [], 2)
+
+    def test_leave_unknown_member_is_logged(self):
+        api = servicegroup.API()
+        api.leave('ghost', 'compute')  # must not raise
+        self.assertFalse(api.service_is_up({'host': 'ghost',
+                                            'topic': 'compute'}))
+
+    def test_unreachable_raises_unavailable(self):
+        port = zkserver.free_port()
+        self.flags(address='127.0.0.1:%d' % port, group='zookeeper')
+        api = servicegroup.API()
+        start = time.time()
+        e = self.assertRaises(exception.ServiceGroupUnavailable,
+                              api.service_is_up,
+                              {'host': 'a', 'topic': 'compute'})
+        self.assertIn('127.0.0.1:%d' % port, str(e))
+        # The first read waits a bounded time, then says so.
+        self.assertTrue(time.time() - start < 8)
+        start = time.time()
+        self.assertRaises(exception.ServiceGroupUnavailable,
+                          api.get_all, 'compute')
+        self.assertTrue(time.time() - start < 1)
+
+    def test_join_with_zookeeper_unreachable_keeps_trying(self):
+        port = zkserver.free_port()
+        server = zkserver.ZooKeeperServer(tick_time=TICK_MS, port=port)
+        self.addCleanup(server.cleanup)
+        self.flags(address=server.address, group='zookeeper')
+        api = servicegroup.API()
+        start = time.time()
+        timer = api.join('late', 'compute')
+        self.assertTrue(time.time() - start < 15)
+        self.assertIsNotNone(timer)
+        server.start()
+        reader = self.zk.ZooKeeperDriver()
+        self.addCleanup(reader.cleanup)
+        self.wait_for(lambda: 'late' in reader.get_all('compute'), 20)
+        timer.stop()
+        self.wait_for(lambda: 'late' not in reader.get_all('compute'), 2)
+
+    def test_missing_address_names_the_option(self):
+        self.flags(address=None, group='zookeeper')
+        e = self.assertRaises(self.zk.InvalidZooKeeperConfig,
+                              servicegroup.API)
+        self.assertIn('[zookeeper] address', str(e))
+
+    def test_malformed_addresses(self):
+        for bad in ('localhost', 'host:port', 'h:99999', 'h:1,', 'h:1/',
+                    'h:1//x'):
+            servicegroup.API._driver = None
+            self.flags(address=bad, group='zookeeper')
+            e = self.assertRaises(self.zk.InvalidZooKeeperConfig,
+                                  servicegroup.API)
+            self.assertIn('address', str(e))
+            self.assertIn(repr(bad), str(e))
+
+    def test_bad_member_names(self):
+        api = servicegroup.API()
+        for bad in ('', 'a/b', '..'):
+            self.assertRaises(exception.NovaException, api.join, bad,
+                              'compute')
+            self.assertRaises(exception.NovaException, api.join, 'h', bad)
+
+    def _holder(self, group, host):
+        proc = subprocess.Popen(
+            [sys.executable, '-c', HOLDER, ZK.address, self.prefix, group,
+             host], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        line = proc.stdout.readline()
+        self.assertEqual(b'joined\n', line, proc.stderr.read()
+                         if proc.poll() is not None else '')
+        return proc
+
+    def test_restarted_worker_joins_when_old_session_expires(self):
+        holder = self._holder('compute', 'hostR')
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        api = servicegroup.API()
+        start = time.time()
+        api.join('hostR', 'compute')
+        took = time.time() - start
+        self.assertTrue(api.service_is_up({'host': 'hostR',
+                                           'topic': 'compute'}))
+        # Joined as soon as the old session expired, not after a fixed
+        # retry and not with an error.
+        self.assertTrue(took < (RECV_TIMEOUT_MS + TICK_MS) / 1000.0 + 1.0,
+                        took)
+
+    def test_name_held_by_live_session_is_a_clear_error(self):
+        holder = self._holder('compute', 'hostD')
+        api = servicegroup.API()
+        e = self.assertRaises(self.zk.DuplicateServiceMember, api.join,
+                              'hostD', 'compute')
+        self.assertIn('hostD', str(e))
+        self.assertIn('another live ZooKeeper session', str(e))
+        self.assertIsNone(holder.poll())
+        self.assertTrue(api.service_is_up({'host': 'hostD',
+                                           'topic': 'compute'}))
+
+    def test_session_is_per_process(self):
+        api = servicegroup.API()
+        api.join('parent', 'compute')
+        self.assertEqual(['parent'], api.get_all('compute'))
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                child = servicegroup.API()
+                child.join('child', 'compute')
+                if sorted(child.get_all('compute')) == ['child', 'parent']:
+                    code = 0
+                child._driver.cleanup()
+            finally:
+                os._exit(code)
+        _pid, status = os.waitpid(pid, 0)
+        self.assertEqual(0, status)
+        self.wait_for(lambda: api.get_all('compute') == ['parent'], 3)
