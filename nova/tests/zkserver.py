@@ -56,6 +56,16 @@ def four_letter(host, port, word, timeout=2.0):
         sock.close()
 
 
+def mntr(host, port):
+    """A server's ``mntr`` counters as a dict of str to str."""
+    stats = {}
+    for line in four_letter(host, port, 'mntr').splitlines():
+        if '\t' in line:
+            key, value = line.split('\t', 1)
+            stats[key] = value
+    return stats
+
+
 def _classpath():
     classpath = os.environ.get('ZOOKEEPER_CLASSPATH', ZK_CLASSPATH_DEFAULT)
     jars = [p for p in classpath.split(':') if p.endswith('.jar')]
@@ -257,16 +267,112 @@ class ZooKeeperServer(object):
         return four_letter(self.host, self.port, word)
 
     def mntr(self):
-        """The server's ``mntr`` counters as a dict of str to str."""
-        stats = {}
-        for line in self.four_letter('mntr').splitlines():
-            if '\t' in line:
-                key, value = line.split('\t', 1)
-                stats[key] = value
-        return stats
+        return mntr(self.host, self.port)
 
     def cleanup(self):
         self._server.kill()
+        if self._own_dir:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+class ZooKeeperEnsemble(object):
+    """A quorum of ``size`` ZooKeeper servers on loopback ports.
+
+    Each member has its own data directory, myid, client, quorum and
+    election ports; any one can be stopped, killed, restarted or paused.
+    """
+
+    def __init__(self, size=3, tick_time=200, base_dir=None,
+                 host='127.0.0.1'):
+        self.size = size
+        self.tick_time = tick_time
+        self.host = host
+        self._own_dir = base_dir is None
+        self.base_dir = base_dir or tempfile.mkdtemp(prefix='zk-ensemble-')
+        ports = [(free_port(host), free_port(host), free_port(host))
+                 for _i in range(size)]
+        self.ports = [p[0] for p in ports]
+        peers = ['server.%d=%s:%d:%d' % (i + 1, host, quorum, election)
+                 for i, (_client, quorum, election) in enumerate(ports)]
+        self.servers = []
+        for i, (client, _quorum, _election) in enumerate(ports):
+            config = ['tickTime=%d' % tick_time,
+                      'initLimit=10',
+                      'syncLimit=5',
+                      'clientPort=%d' % client,
+                      'clientPortAddress=%s' % host,
+                      'maxClientCnxns=0',
+                      'admin.enableServer=false',
+                      '4lw.commands.whitelist=*',
+                      # Elections on loopback: no need to wait for the
+                      # default 5 s connection timeouts.
+                      'cnxTimeout=1000'] + peers
+            directory = os.path.join(self.base_dir, 'server%d' % (i + 1))
+            self.servers.append(_ServerProcess(directory, QUORUM_MAIN, config,
+                                               myid=i + 1, client_port=client,
+                                               host=host))
+
+    @property
+    def address(self):
+        return ','.join('%s:%d' % (self.host, p) for p in self.ports)
+
+    def start(self, timeout=60.0):
+        for server in self.servers:
+            server.start()
+        self.wait_for_quorum(timeout)
+        return self
+
+    def wait_for_quorum(self, timeout=60.0):
+        """Until every running, unpaused member serves under one leader."""
+        def ready():
+            modes = [s.mode() for s in self.servers
+                     if s.running and not s.paused]
+            return (modes and None not in modes and
+                    modes.count('leader') == 1)
+        _wait(ready, timeout, 'ensemble %s elected no leader' % self.address,
+              self.servers[0])
+
+    def leader(self):
+        """Index of the leader, or None."""
+        for i, server in enumerate(self.servers):
+            if server.mode() == 'leader':
+                return i
+        return None
+
+    def followers(self):
+        return [i for i, server in enumerate(self.servers)
+                if server.mode() == 'follower']
+
+    def kill(self, i):
+        self.servers[i].kill()
+
+    def stop(self, i):
+        self.servers[i].stop()
+
+    def start_member(self, i, wait=True, timeout=60.0):
+        self.servers[i].start()
+        if wait:
+            _wait(self.servers[i].answers, timeout,
+                  'member %d did not rejoin' % (i + 1), self.servers[i])
+
+    def pause(self, i):
+        self.servers[i].pause()
+
+    def resume(self, i):
+        self.servers[i].resume()
+
+    def mntr(self, i):
+        return mntr(self.host, self.ports[i])
+
+    def cleanup(self):
+        for server in self.servers:
+            server.kill()
         if self._own_dir:
             shutil.rmtree(self.base_dir, ignore_errors=True)
 
