@@ -73,8 +73,8 @@ def main():
             show('all three running', the_cloud)
 
             victim = HOSTS[1]
-            print('\n$ kill -9 %d    # %s' % (the_cloud.workers[victim].pid,
-                                            victim))
+            pid = the_cloud.workers[victim].pid
+            print('\n$ kill -9 %d    # %s' % (pid, victim))
             the_cloud.signal(victim, signal.SIGKILL)
             took = the_cloud.wait_for_state(victim, 'XXX', 120, interval=0.2)
             show('%s shown XXX %.1f s after SIGKILL' % (victim, took),

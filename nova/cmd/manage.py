@@ -24,7 +24,6 @@ from nova.db import migration
 from nova import exception
 from nova.openstack.common.gettextutils import _
 from nova.openstack.common import log as logging
-from nova.openstack.common import timeutils
 from nova import servicegroup
 
 CONF = cfg.CONF

@@ -52,7 +52,7 @@ def service_get(context, service_id):
 
 
 def service_get_by_args(context, host, binary):
-    """Get the service of ``binary`` on ``host`` or raise HostBinaryNotFound."""
+    """The service of ``binary`` on ``host``, or HostBinaryNotFound."""
     return IMPL.service_get_by_args(context, host, binary)
 
 

@@ -16,6 +16,7 @@ from nova import test
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 CONF = cfg.CONF
+CONF.import_opt('report_interval', 'nova.service')
 
 
 class ConfigTestCase(test.TestCase):

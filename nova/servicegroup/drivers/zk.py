@@ -283,8 +283,12 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         deadline = time.time() + wait
         while time.time() < deadline:
             eventlet.sleep(POLL_INTERVAL)
-            if self._session.exists(node) is not None:
-                continue
+            try:
+                # evzookeeper's exists() raises for a missing node.
+                if self._session.exists(node) is not None:
+                    continue
+            except zookeeper.NoNodeException:
+                pass
             try:
                 member = membership.Membership(self._session, path, member_id)
             except RuntimeError:
