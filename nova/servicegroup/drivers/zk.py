@@ -28,6 +28,8 @@ Grizzly's nova offers, and the ``zookeeper`` / ``evzookeeper`` APIs of
 zkpython and evzookeeper 0.4.0 (or this project's Python 3 ports of them).
 """
 
+import base64
+import hashlib
 import os
 import time
 
@@ -66,6 +68,20 @@ zk_driver_opts = [
                default=5,
                help='Number of seconds to wait until retrying to join the '
                     'session'),
+    cfg.StrOpt('auth_digest',
+               default=None,
+               secret=True,
+               help='user:password to authenticate to ZooKeeper with the '
+                    'digest scheme. When set, the nodes under sg_prefix get '
+                    'an ACL that lets only this identity create, change or '
+                    'delete them. When unset, nodes get the open ACL '
+                    '(world:anyone), as in Grizzly: any ZooKeeper client can '
+                    'then delete or forge the liveness of any worker'),
+    cfg.BoolOpt('acl_world_read',
+                default=True,
+                help='With auth_digest: whether clients without the '
+                     'credentials may read the group membership (read only). '
+                     'False: only nova\'s identity may read it'),
 ]
 
 CONF = cfg.CONF
@@ -77,6 +93,8 @@ LOG = logging.getLogger(__name__)
 # original driver did.
 FIRST_READ_TIMEOUT = 5.0
 POLL_INTERVAL = 0.1
+# A member name is a host or a topic: a column of 255 in the services table.
+MAX_NAME_LENGTH = 255
 
 
 class InvalidZooKeeperConfig(exception.NovaException):
@@ -138,6 +156,32 @@ def check_name(kind, name):
         raise exception.NovaException(
             _('ZooKeeperDriver: %(kind)s %(name)r cannot be a znode name '
               '(no "/", NUL, "." or "..")') % {'kind': kind, 'name': name})
+    if len(name) > MAX_NAME_LENGTH:
+        raise exception.NovaException(
+            _('ZooKeeperDriver: %(kind)s %(start)r... is %(n)d characters '
+              'long; at most %(max)d fit the services table')
+            % {'kind': kind, 'start': name[:20], 'n': len(name),
+               'max': MAX_NAME_LENGTH})
+
+
+def _acl_key(acl):
+    return sorted((a['perms'], a['scheme'], a['id']) for a in acl)
+
+
+def digest_acl(credentials, world_read):
+    """The ACL that gives ``user:password`` every right, others read.
+
+    ZooKeeper's digest identity is ``user:base64(sha1(user:password))``.
+    """
+    user = credentials.split(':', 1)[0]
+    digest = base64.b64encode(hashlib.sha1(
+        credentials.encode('utf-8')).digest()).decode('ascii')
+    acl = [{'perms': zookeeper.PERM_ALL, 'scheme': 'digest',
+            'id': '%s:%s' % (user, digest)}]
+    if world_read:
+        acl.append({'perms': zookeeper.PERM_READ, 'scheme': 'world',
+                    'id': 'anyone'})
+    return acl
 
 
 class ZooKeeperDriver(api.ServiceGroupDriver):
@@ -175,6 +219,19 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
                 option='recv_timeout', value=CONF.zookeeper.recv_timeout,
                 reason=_('must be a positive number of milliseconds'))
         self._prefix = prefix
+        credentials = CONF.zookeeper.auth_digest
+        if credentials is not None:
+            user, sep, password = credentials.partition(':')
+            if not user or not sep or not password:
+                # Never echo the value: it is a password.
+                raise InvalidZooKeeperConfig(
+                    option='auth_digest', value='***',
+                    reason=_('must be user:password'))
+            self._acl = digest_acl(credentials,
+                                   CONF.zookeeper.acl_world_read)
+        else:
+            self._acl = [evzookeeper.ZOO_OPEN_ACL_UNSAFE]
+        self._credentials = credentials
         self._reset()
         super(ZooKeeperDriver, self).__init__()
 
@@ -195,37 +252,105 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         if self._cached_session is None:
             null = open(os.devnull, 'w')
             try:
-                self._cached_session = evzookeeper.ZKSession(
+                session = evzookeeper.ZKSession(
                     self._address,
                     recv_timeout=CONF.zookeeper.recv_timeout,
                     zklog_fd=null)
             finally:
                 null.close()
+            if self._credentials is not None:
+                try:
+                    session.add_auth('digest', self._credentials)
+                except Exception:
+                    session.close()
+                    raise
+            self._cached_session = session
         return self._cached_session
 
     def _group_path(self, group):
         return '%s/%s' % (self._prefix.rstrip('/'), group)
 
+    def _ensure_node(self, path, data=b''):
+        """Create ``path`` with the driver's ACL, or give it that ACL.
+
+        With credentials, a node someone created with the open ACL would
+        let anybody add fake members under it: it gets nova's ACL.
+        """
+        session = self._session
+        try:
+            session.create(path, data, acl=self._acl)
+            return
+        except zookeeper.NodeExistsException:
+            pass
+        if self._credentials is None:
+            return
+        acl, _stat = session.get_acl(path)
+        if _acl_key(acl) != _acl_key(self._acl):
+            LOG.warn(_('ZooKeeperDriver: restricting the ACL of %s to '
+                       'nova\'s identity'), path)
+            try:
+                session.set_acl(path, -1, self._acl)
+            except zookeeper.NoAuthException:
+                raise exception.NovaException(
+                    _('ZooKeeperDriver: %s exists with an ACL that nova\'s '
+                      'identity cannot change; remove it or grant ADMIN')
+                    % path)
+
+    def _ensure_chroot(self):
+        """Create the chroot of the address, which the C client needs."""
+        null = open(os.devnull, 'w')
+        try:
+            session = evzookeeper.ZKSession(
+                self._address.split('/', 1)[0],
+                recv_timeout=CONF.zookeeper.recv_timeout, zklog_fd=null)
+        finally:
+            null.close()
+        try:
+            if self._credentials is not None:
+                session.add_auth('digest', self._credentials)
+            path = ''
+            for part in self._chroot.strip('/').split('/'):
+                path += '/' + part
+                try:
+                    session.create(path, b'', acl=self._acl)
+                except zookeeper.NodeExistsException:
+                    pass
+        finally:
+            session.close()
+
     def _ensure_prefix(self):
         if self._prefix_ready:
             return
-        session = self._session
         path = ''
         for part in self._prefix.strip('/').split('/'):
             path += '/' + part
             try:
-                session.create(path, b'',
-                               acl=[evzookeeper.ZOO_OPEN_ACL_UNSAFE])
-            except zookeeper.NodeExistsException:
-                pass
+                self._ensure_node(path)
+            except zookeeper.NoNodeException:
+                if not self._chroot or path.count('/') > 1:
+                    raise
+                LOG.info(_('ZooKeeperDriver: creating the chroot %s'),
+                         self._chroot)
+                self._ensure_chroot()
+                self._ensure_node(path)
+        granted = self._session_timeout()
+        if int(granted * 1000) != CONF.zookeeper.recv_timeout:
+            LOG.warn(_('ZooKeeperDriver: asked for a session timeout of '
+                       '%(asked)d ms ([zookeeper] recv_timeout), ZooKeeper '
+                       'granted %(granted)d ms (it allows 2 to 20 times its '
+                       'tickTime)'),
+                     {'asked': CONF.zookeeper.recv_timeout,
+                      'granted': int(granted * 1000)})
         self._prefix_ready = True
 
     def _session_timeout(self):
         """The negotiated session timeout in seconds, or the requested one."""
         session = self._session
-        handle = getattr(session, '_zhandle', None)
         try:
-            return zookeeper.recv_timeout(handle) / 1000.0
+            if hasattr(session, 'session_timeout'):
+                return session.session_timeout() / 1000.0
+            # evzookeeper 0.4.0 has no accessor; its handle is _zhandle.
+            return zookeeper.recv_timeout(session._zhandle) / 1000.0
         except Exception:
             return CONF.zookeeper.recv_timeout / 1000.0
 
@@ -270,8 +395,10 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         """
         self._ensure_prefix()
         path = self._group_path(group)
+        self._ensure_node(path, b'ZKMembers')
         try:
-            return membership.Membership(self._session, path, member_id)
+            return membership.Membership(self._session, path, member_id,
+                                         acl=self._acl)
         except RuntimeError:
             pass
         node = '%s/%s' % (path, member_id)
@@ -290,7 +417,8 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
             except zookeeper.NoNodeException:
                 pass
             try:
-                member = membership.Membership(self._session, path, member_id)
+                member = membership.Membership(self._session, path,
+                                               member_id, acl=self._acl)
             except RuntimeError:
                 continue
             LOG.info(_('ZooKeeperDriver: joined %s after the old session '
@@ -348,7 +476,18 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         if monitor is None:
             check_name('topic', group_id)
             path = self._group_path(group_id)
-            monitor = membership.MembershipMonitor(self._session, path)
+            try:
+                monitor = membership.MembershipMonitor(self._session, path,
+                                                       acl=self._acl)
+            except zookeeper.ZooKeeperException as e:
+                # No session to read with (an unresolvable address, say):
+                # unknown, and tried again on the next read.
+                LOG.error(_('ZooKeeperDriver: cannot read the %(gr)s group '
+                            'from ZooKeeper at %(addr)s: %(err)s'),
+                          {'gr': group_id, 'addr': self._address, 'err': e})
+                raise exception.ServiceGroupUnavailable(
+                    driver='ZooKeeperDriver (ZooKeeper at %s)'
+                    % self._address)
             self._monitors[group_id] = monitor
             # When initialized for the first time, it takes a while to
             # retrieve all members from zookeeper; wait a bounded time for
