@@ -20,6 +20,7 @@ sys.path.insert(0, ROOT)
 # Every module that declares options; importing one registers them.
 MODULES = [
     'nova.openstack.common.log',
+    'nova.openstack.common.memorycache',
     'nova.paths',
     'nova.db.api',
     'nova.db.sqlalchemy.session',
@@ -60,8 +61,8 @@ def _section(lines, title, opts):
         opt = opts[name]
         for help_line in textwrap.wrap(opt.help or '', 76):
             lines.append('# %s' % help_line)
-        lines.append('# (%s) default: %s' % (type(opt).__name__,
-                                           _value(opt)))
+        lines.append('# (%s) default: %s'
+                     % (type(opt).__name__, _value(opt)))
         lines.append('#%s=%s' % (opt.dest, _value(opt)))
         lines.append('')
 

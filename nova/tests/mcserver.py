@@ -1,0 +1,201 @@
+# vim: tabstop=4 shiftwidth=4 softtabstop=4
+
+"""A real memcached server for tests.
+
+MemcachedServer runs the ``memcached`` binary of the Debian package on a free
+loopback port (TCP only), waits until it answers ``version``, and is torn
+down with it.  Nothing here is a stand-in: the tests of the mc driver talk to
+this server over TCP and read its counters with ``stats``.
+"""
+
+from __future__ import print_function
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+
+MEMCACHED_DEFAULT = '/usr/bin/memcached'
+
+
+class MemcachedNotInstalled(Exception):
+    pass
+
+
+def free_port(host='127.0.0.1'):
+    """Return a TCP port on ``host`` that nothing listens on right now."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+def command(host, port, line, terminators=(b'\r\n',), timeout=2.0):
+    """Send one text-protocol command; return the reply up to a terminator.
+
+    ``terminators`` are the endings of a complete reply: one line for
+    ``version``, ``END\\r\\n`` for ``stats``.
+    """
+    sock = socket.create_connection((host, port), timeout)
+    try:
+        sock.sendall(line.encode('ascii') + b'\r\n')
+        reply = b''
+        while not any(reply.endswith(t) for t in terminators):
+            data = sock.recv(65536)
+            if not data:
+                break
+            reply += data
+        return reply.decode('utf-8', 'replace')
+    finally:
+        sock.close()
+
+
+def _binary():
+    """The memcached executable: $MEMCACHED, /usr/bin/memcached or $PATH."""
+    candidates = [os.environ.get('MEMCACHED'), MEMCACHED_DEFAULT]
+    candidates += [os.path.join(d, 'memcached')
+                   for d in os.environ.get('PATH', '').split(os.pathsep) if d]
+    for path in candidates:
+        if path and os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    raise MemcachedNotInstalled(
+        'memcached not found (looked for $MEMCACHED, %s and $PATH): install '
+        'the Debian package "memcached" with tools/install_deps.sh'
+        % MEMCACHED_DEFAULT)
+
+
+class MemcachedServer(object):
+    """One memcached on a free loopback port, TCP only (``-U 0``)."""
+
+    def __init__(self, port=None, host='127.0.0.1', memory_mb=16,
+                 base_dir=None):
+        self.host = host
+        self.port = port or free_port(host)
+        self.memory_mb = memory_mb
+        self._own_dir = base_dir is None
+        self.base_dir = base_dir or tempfile.mkdtemp(prefix='mc-test-')
+        self.log_path = os.path.join(self.base_dir, 'memcached.log')
+        self.process = None
+
+    @property
+    def address(self):
+        return '%s:%d' % (self.host, self.port)
+
+    @property
+    def pid(self):
+        return self.process.pid if self.process else None
+
+    @property
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def start(self, timeout=10.0):
+        if self.running:
+            return self
+        cmd = [_binary(), '-l', self.host, '-p', str(self.port), '-U', '0',
+               '-m', str(self.memory_mb), '-v']
+        if os.getuid() == 0:
+            # memcached refuses to run as root unless told which user to be.
+            cmd += ['-u', 'root']
+        log = open(self.log_path, 'ab')
+        try:
+            # A process group of its own, so that a test runner's Ctrl-C
+            # does not reach the server before its cleanup does.
+            self.process = subprocess.Popen(cmd, stdout=log,
+                                            stderr=subprocess.STDOUT,
+                                            preexec_fn=os.setsid)
+        finally:
+            log.close()
+        self.wait_until_ready(timeout)
+        return self
+
+    def answers(self):
+        if not self.running:
+            return False
+        try:
+            return self.version() is not None
+        except (socket.error, socket.timeout):
+            return False
+
+    def wait_until_ready(self, timeout=10.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.answers():
+                return
+            if self.process is not None and self.process.poll() is not None:
+                break
+            time.sleep(0.02)
+        rc = self.process.poll() if self.process else None
+        raise RuntimeError('memcached on %s did not answer within %.0fs '
+                           '(exit status %s)\n%s' % (self.address, timeout,
+                                                     rc, self.log_tail()))
+
+    def version(self):
+        """The server's version string, or None on a strange reply."""
+        reply = command(self.host, self.port, 'version', timeout=0.5)
+        if reply.startswith('VERSION '):
+            return reply.split(' ', 1)[1].strip()
+        return None
+
+    def stats(self):
+        """The ``stats`` counters as a dict of str to int (or str)."""
+        reply = command(self.host, self.port, 'stats',
+                        terminators=(b'END\r\n', b'ERROR\r\n'))
+        stats = {}
+        for line in reply.splitlines():
+            fields = line.split(' ', 2)
+            if len(fields) == 3 and fields[0] == 'STAT':
+                try:
+                    stats[fields[1]] = int(fields[2])
+                except ValueError:
+                    stats[fields[1]] = fields[2]
+        return stats
+
+    def kill(self):
+        """SIGKILL: the server vanishes with everything it held."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.process = None
+
+    def stop(self, timeout=5.0):
+        """SIGTERM, then SIGKILL if it lingers."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+        deadline = time.time() + timeout
+        while self.process.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
+        self.kill()
+
+    def restart(self, timeout=10.0):
+        """Stop and start again on the same port, empty."""
+        self.stop()
+        return self.start(timeout)
+
+    def log_tail(self, lines=30):
+        try:
+            with open(self.log_path) as f:
+                return ''.join(f.readlines()[-lines:])
+        except IOError:
+            return ''
+
+    def cleanup(self):
+        self.kill()
+        if self._own_dir:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
