@@ -59,7 +59,6 @@ import logging
 import os
 import sys
 import threading
-import time
 import types
 
 import _thread
@@ -579,7 +578,9 @@ def close(handle):
         with _lock:
             if h.inflight == 0:
                 break
-        time.sleep(0.001)
+        # libc's sleep: time.sleep may be eventlet's after monkey_patch(),
+        # and this thread need not be the hub's.
+        _ffi.libc.usleep(1000)
     try:
         rc = lib.zookeeper_close(h.zh)
     finally:

@@ -205,6 +205,7 @@ LIBC_CDEF = r"""
 FILE *fdopen(int fd, const char *mode);
 int fflush(FILE *stream);
 int setvbuf(FILE *stream, char *buf, int mode, size_t size);
+int usleep(unsigned int usec);
 """
 
 #: Names tried in order; the first is the soname of Debian's libzookeeper-mt2.
