@@ -1,0 +1,446 @@
+# vim: tabstop=4 shiftwidth=4 softtabstop=4
+
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Failure-aware group membership on ephemeral znodes.
+
+ZooKeeper data::
+
+    /basepath = "ZKMembers"
+    /basepath/member1 = token1     (ephemeral, owned by member1's session)
+    /basepath/member2 = token2
+
+``Membership`` owns one member node and keeps it there across session
+expiries; ``MembershipMonitor`` keeps a watched copy of the names.
+"""
+
+import logging
+import time
+import uuid
+
+from eventlet import event as _event
+from eventlet import timeout as _timeout
+import zookeeper
+
+import evzookeeper
+from evzookeeper import utils
+
+
+LOG = logging.getLogger(__name__)
+
+#: The data of a membership base node.
+MEMBERS_DATA = "ZKMembers"
+
+#: Bounds of the pause before retrying a failed (re)read or (re)join while
+#: the session is connected.
+RETRY_MIN_DELAY = 0.2
+RETRY_MAX_DELAY = 10.0
+
+
+def _text(data):
+    if isinstance(data, bytes):
+        return data.decode('utf-8', 'replace')
+    return data
+
+
+def _join_path(basepath, name):
+    if basepath == '/':
+        return '/' + name
+    return basepath + '/' + name
+
+
+class MembershipMonitor(evzookeeper.ZKServiceBase):
+    """Monitor membership changes as an outside observer."""
+
+    def __init__(self, session, basepath, acl=None, cb_func=None):
+        """
+        @param session: a ZKSession object
+        @param basepath: the parent dir of the member nodes; created (with
+            its parents) if missing.
+        @param acl: ACL of a created basepath; [ZOO_OPEN_ACL_UNSAFE] by
+            default.
+        @param cb_func: ``cb_func(members)`` is called in the monitor's green
+            thread whenever the membership changes.  ``None`` means that the
+            membership is unknown (the session is not connected); it does
+            NOT mean that the members have all left.
+        """
+        self._cb_func = cb_func
+        self._members = None
+        self._members_handle = None
+        self._watch_handle = None
+        self._ready = _event.Event()
+        super(MembershipMonitor, self).__init__(session, basepath, acl=acl)
+
+    def get_all(self):
+        """The set of member names from the local cache.
+
+        None while the membership is unknown: before the first read, while
+        the session is not connected, after stop().  Do not modify the set.
+        """
+        members = self._members
+        if members is None or self._stopped:
+            return None
+        session = self._session
+        if self._members_handle != session._zhandle or \
+                not session.is_connected():
+            return None
+        return members
+
+    def get_member_details(self, name):
+        """Return the member node's (value, stat) (asks the server).
+        Raise appropriate exceptions in the case of failures."""
+        value, stat = self._session.get(_join_path(self._basepath, name))
+        return value, stat
+
+    def wait_until_ready(self, timeout=None):
+        """Wait (at most ``timeout`` seconds) for the first read of the
+        members; return get_all()."""
+        with _timeout.Timeout(timeout, False):
+            self._ready.wait()
+        return self.get_all()
+
+    def stop(self):
+        """Stop watching; get_all() returns None from now on."""
+        super(MembershipMonitor, self).stop()
+        self._members = None
+
+    def _session_callback(self):
+        """The monitor's green thread: (re)read on every event."""
+        refresh = True
+        delay = RETRY_MIN_DELAY
+        while not self._stopped:
+            timeout = None
+            if refresh:
+                if not self._session._connected():
+                    # wait for CONNECTED_STATE
+                    self._set_members(None, None)
+                elif self._refresh():
+                    refresh = False
+                    delay = RETRY_MIN_DELAY
+                else:
+                    timeout = delay
+                    delay = min(delay * 2, RETRY_MAX_DELAY)
+            try:
+                events = [self._session_spc.wait_and_get(timeout)]
+            except utils.PipeConditionClosedError:
+                break
+            except _timeout.Timeout:
+                events = []
+            events.extend(self._session_spc.drain())
+            for handle, event_type, state, path in events:
+                LOG.debug("MembershipMonitor %s: %s %s %s", self._basepath,
+                          evzookeeper.event_name(event_type),
+                          evzookeeper.state_name(state), path)
+                if event_type == zookeeper.SESSION_EVENT:
+                    if state != zookeeper.CONNECTED_STATE:
+                        self._set_members(None, None)
+                else:
+                    # our child watch fired: it is used up
+                    if handle == self._watch_handle:
+                        self._watch_handle = None
+                refresh = True
+        self._members = None
+        LOG.debug("MembershipMonitor %s: stopped", self._basepath)
+
+    def _child_watcher(self, handle, event_type, state, path):
+        if event_type == zookeeper.SESSION_EVENT:
+            return  # the connection callback reports those
+        self._session_spc.set_and_notify((handle, event_type, state, path))
+
+    def _refresh(self):
+        """Read the children (arming a watch unless one is armed).
+
+        Returns False when it should be tried again.
+        """
+        session = self._session
+        handle = session._zhandle
+        watcher = None if handle == self._watch_handle else \
+            self._child_watcher
+        try:
+            try:
+                children = session.get_children(self._basepath, watcher)
+            except zookeeper.NoNodeException:
+                self._ensure_path(self._basepath, MEMBERS_DATA)
+                children = session.get_children(self._basepath, watcher)
+        except zookeeper.ZooKeeperException as exc:
+            log = LOG.debug if self._stopped else LOG.warning
+            log("MembershipMonitor %s: reading the members failed: %s: %s",
+                self._basepath, type(exc).__name__, exc)
+            # what we have may be stale now: report "unknown" until a read
+            # succeeds
+            self._set_members(None, None)
+            return False
+        if watcher is not None:
+            self._watch_handle = handle
+        self._set_members(set(children), handle)
+        return True
+
+    def _set_members(self, members, handle):
+        if members == self._members and handle == self._members_handle:
+            return
+        changed = members != self._members
+        self._members = members
+        self._members_handle = handle
+        if members is not None and not self._ready.ready():
+            self._ready.send()
+        if not changed:
+            return
+        if members is None:
+            LOG.info("MembershipMonitor %s: membership unknown (session not "
+                     "connected)", self._basepath)
+        else:
+            LOG.debug("MembershipMonitor %s: members %s", self._basepath,
+                      sorted(members))
+        if self._cb_func is not None:
+            try:
+                self._cb_func(members)
+            except Exception:
+                LOG.exception("MembershipMonitor %s: ignoring an exception "
+                              "from the callback function", self._basepath)
+
+
+class Membership(evzookeeper.ZKServiceBase):
+    """Use ephemeral zknodes to maintain a failure-aware node membership list.
+
+    The member joins in the constructor and can leave later; after leave()
+    it does not join again.  While joined, the node is re-created whenever
+    the session is replaced after an expiry.
+
+    A name can be held by only one session.  The constructor raises
+    RuntimeError when another session holds it.  A restarted worker finds
+    the node of its previous, not yet expired session: pass ``wait`` (at
+    least the old session's timeout plus one server tick) and the
+    constructor watches the old node and joins as soon as ZooKeeper deletes
+    it, raising RuntimeError only if the name is still held when ``wait``
+    runs out (then another live session holds it).
+    """
+
+    def __init__(self, session, basepath, name, acl=None, wait=0):
+        """Initialize and join the membership
+
+        @param session: a ZKSession object
+        @param basepath: the parent dir for membership zknodes; created (with
+            data "ZKMembers"; missing parents with empty data) if missing.
+        @param name: name of this member
+        @param acl: access control list, by default [ZOO_OPEN_ACL_UNSAFE] is
+            used
+        @param wait: seconds to wait for another session's node of the same
+            name to go away before giving up with RuntimeError (0: give up
+            at once, as evzookeeper 0.4.0; None: wait for ever).
+        @raise RuntimeError: another session holds the name (this session
+            too, through another Membership object: no waiting then).
+        @raise zookeeper.ZooKeeperException: the join failed otherwise.
+        """
+        if not name or '/' in name:
+            raise ValueError("invalid member name %r" % (name,))
+        self._name = name
+        self._path = _join_path(basepath.rstrip('/') or '/', name)
+        self._session_token = uuid.uuid4().hex
+        self._joined = False
+        self._wake = None
+        self._started = _event.Event()
+        super(Membership, self).__init__(session, basepath, acl=acl)
+        try:
+            self._join(wait)
+        except BaseException:
+            self._name = None
+            self.stop()
+            raise
+        finally:
+            self._started.send()
+
+    @property
+    def name(self):
+        """The member's name (None after leave())."""
+        return self._name
+
+    @property
+    def path(self):
+        return self._path
+
+    @property
+    def joined(self):
+        """True while this member's node is known to exist."""
+        return self._joined and self._session.is_connected()
+
+    def leave(self):
+        """Delete the member node and stop re-creating it.
+
+        Returns False if already left.  Errors are logged, not raised.
+        """
+        if self._name is None:
+            return False
+        LOG.debug("Membership leave on %s", self._path)
+        self._name = None
+        self._joined = False
+        self._interrupt_wait()
+        self.stop()
+        self._delete_own_node()
+        return True
+
+    def _session_closed(self):
+        # the server deletes the node with the session
+        self._name = None
+        self._joined = False
+        self._interrupt_wait()
+        self.stop()
+
+    def _interrupt_wait(self):
+        wake = self._wake
+        if wake is not None and not wake.ready():
+            wake.send(None)
+
+    def _session_callback(self):
+        """The member's green thread: re-join after the session changed."""
+        self._started.wait()
+        rejoin = False
+        delay = RETRY_MIN_DELAY
+        while self._name is not None:
+            timeout = None
+            if rejoin and self._session._connected():
+                if self._rejoin():
+                    rejoin = False
+                    delay = RETRY_MIN_DELAY
+                else:
+                    timeout = delay
+                    delay = min(delay * 2, RETRY_MAX_DELAY)
+            if self._name is None:
+                break
+            try:
+                events = [self._session_spc.wait_and_get(timeout)]
+            except utils.PipeConditionClosedError:
+                break
+            except _timeout.Timeout:
+                events = []
+            events.extend(self._session_spc.drain())
+            for handle, _event_type, state, _path in events:
+                if state == zookeeper.EXPIRED_SESSION_STATE:
+                    LOG.warning("Membership %s: session expired, the node is "
+                                "gone; it is re-created in the new session",
+                                self._path)
+                    self._joined = False
+                elif state == zookeeper.CONNECTED_STATE:
+                    rejoin = True
+        LOG.debug("Membership %s: green thread ends", self._path)
+
+    def _rejoin(self):
+        """Make sure the node is there (session connected).  Returns False
+        when it should be tried again."""
+        try:
+            # The name is ours: wait as long as another session holds it.
+            self._join(None)
+            return True
+        except zookeeper.ZooKeeperException as exc:
+            LOG.warning("Membership %s: re-joining failed: %s: %s",
+                        self._path, type(exc).__name__, exc)
+            return False
+        except RuntimeError as exc:
+            LOG.error("Membership %s: %s", self._path, exc)
+            return True
+
+    def _join(self, wait):
+        """Make sure the ephemeral node is in ZooKeeper.
+
+        @return: True if the node was created; False if it was there
+            already (our token, our session); None if leave() came first.
+        @raise RuntimeError: see __init__.
+        """
+        deadline = None if wait is None else time.monotonic() + max(wait, 0)
+        announced = False
+        while True:
+            if self._name is None:
+                return None
+            LOG.debug("Membership._join on %s", self._path)
+            self._ensure_path(self._basepath, MEMBERS_DATA)
+            try:
+                self._session.create(self._path, self._session_token,
+                                     self.acl, zookeeper.EPHEMERAL)
+            except zookeeper.NodeExistsException:
+                pass
+            else:
+                if self._name is None:
+                    # leave() ran while the node was being created
+                    self._delete_own_node()
+                    return None
+                self._joined = True
+                LOG.info("Membership: joined as %s", self._path)
+                return True
+            try:
+                data, stat = self._session.get(self._path)
+            except zookeeper.NoNodeException:
+                continue  # gone meanwhile: create it
+            owner = stat.get('ephemeralOwner', 0)
+            mine = self._session.client_id()[0]
+            ours = _text(data) == self._session_token
+            if owner == mine:
+                if ours:
+                    self._joined = True
+                    return False
+                LOG.critical("Duplicated membership name %s in this session",
+                             self._path)
+                raise RuntimeError("Duplicated membership name %s (held by "
+                                   "this session)" % self._path)
+            remaining = None
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    LOG.critical("Duplicated membership name %s: held by "
+                                 "session 0x%x", self._path, owner)
+                    raise RuntimeError("Duplicated membership name %s"
+                                       % self._path)
+            if not announced:
+                announced = True
+                what = ('our node of an expired session' if ours else
+                        'a node of session 0x%x' % owner if owner else
+                        'a persistent node')
+                LOG.warning("Membership %s: %s is in the way; waiting %s for "
+                            "it to go", self._path, what,
+                            'as long as it takes' if remaining is None else
+                            'up to %.1f s' % remaining)
+            self._wait_node_gone(remaining)
+
+    def _wait_node_gone(self, timeout):
+        """Return when the node changed or went, a session event came,
+        leave() was called or ``timeout`` seconds passed."""
+        wake = _event.Event()
+
+        def watcher(handle, event_type, state, path):
+            if not wake.ready():
+                wake.send(event_type)
+
+        self._wake = wake
+        try:
+            try:
+                self._session.exists(self._path, watcher)
+            except zookeeper.NoNodeException:
+                return
+            with _timeout.Timeout(timeout, False):
+                wake.wait()
+        finally:
+            self._wake = None
+
+    def _delete_own_node(self):
+        path = self._path
+        try:
+            data, stat = self._session.get(path)
+            if _text(data) != self._session_token:
+                LOG.warning("Membership %s: the node is not ours (any "
+                            "more): left as it is", path)
+                return
+            self._session.delete(path)
+            LOG.debug("Membership %s: deleted", path)
+        except zookeeper.NoNodeException:
+            LOG.debug("Membership %s: no node to delete", path)
+        except zookeeper.ZooKeeperException:
+            LOG.exception("Membership %s: error when deleting the membership "
+                          "node; ignored", path)

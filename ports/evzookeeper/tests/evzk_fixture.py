@@ -1,0 +1,156 @@
+"""Shared pieces of the evzookeeper tests: real servers, waiting, counting.
+
+The tests talk to real ZooKeeper servers (nova.tests.zkserver, the Debian
+``zookeeper`` package) over TCP; nothing is mocked.  tickTime is 200 ms, so
+the server grants session timeouts between 400 and 4000 ms.
+"""
+
+import atexit
+import gc
+import os
+import sys
+import time
+import uuid
+
+import eventlet
+import greenlet
+import zookeeper
+
+from nova.tests import zkserver
+
+TICK_TIME = 200
+#: A short session timeout for tests where the production value is not the
+#: point (detection of a lost connection after 2/3 of it).
+RECV_TIMEOUT = 1000
+
+_shared = {'server': None}
+
+
+def shared_server():
+    """The module-wide server that no test stops or pauses."""
+    server = _shared['server']
+    if server is None or not server.running:
+        server = zkserver.ZooKeeperServer(tick_time=TICK_TIME)
+        server.start()
+        _shared['server'] = server
+        atexit.register(server.cleanup)
+    return server
+
+
+def own_server():
+    """A server for one test class, which may stop or pause it."""
+    server = zkserver.ZooKeeperServer(tick_time=TICK_TIME)
+    server.start()
+    return server
+
+
+def unique_path(prefix='/evzk-test-'):
+    return prefix + uuid.uuid4().hex[:12]
+
+
+def wait_for(predicate, timeout=10.0, what='condition', interval=0.02):
+    """Poll ``predicate`` (green sleeps: the hub runs) until it is true."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError('timed out after %.1f s waiting for %s'
+                                 % (timeout, what))
+        eventlet.sleep(interval)
+
+
+class Ticker(object):
+    """A green thread that ticks every ``interval`` s and records the
+    longest gap between two ticks: the longest time the hub was blocked."""
+
+    def __init__(self, interval=0.005):
+        self.interval = interval
+        self.ticks = 0
+        self.max_gap = 0.0
+        self._last = None
+        self._running = True
+        self._thread = eventlet.spawn(self._run)
+
+    def _run(self):
+        self._last = time.monotonic()
+        while self._running:
+            eventlet.sleep(self.interval)
+            now = time.monotonic()
+            self.max_gap = max(self.max_gap, now - self._last)
+            self._last = now
+            self.ticks += 1
+
+    def reset(self):
+        self.ticks = 0
+        self.max_gap = 0.0
+        self._last = time.monotonic()
+
+    def stop(self):
+        self._running = False
+        self._thread.wait()
+
+
+def stat_or_none(session, path):
+    try:
+        return session.exists(path)
+    except zookeeper.NoNodeException:
+        return None
+
+
+def open_fds():
+    return sorted(int(fd) for fd in os.listdir('/proc/self/fd'))
+
+
+def fd_targets():
+    targets = {}
+    for fd in os.listdir('/proc/self/fd'):
+        try:
+            targets[int(fd)] = os.readlink('/proc/self/fd/%s' % fd)
+        except OSError:
+            pass
+    return targets
+
+
+def os_threads():
+    return len(os.listdir('/proc/self/task'))
+
+
+def settled_os_threads():
+    """The OS thread count once it stopped changing: a joined thread
+    lingers in /proc a moment."""
+    count = os_threads()
+    for _i in range(40):
+        eventlet.sleep(0.05)
+        now = os_threads()
+        if now == count:
+            return now
+        count = now
+    return count
+
+
+def live_greenlets():
+    """Greenlets that are started and not finished (the hub's included)."""
+    gc.collect()
+    return [g for g in gc.get_objects()
+            if isinstance(g, greenlet.greenlet) and g and not g.dead]
+
+
+def describe_greenlets(greenlets):
+    lines = []
+    for g in greenlets:
+        frame = g.gr_frame
+        where = ''
+        while frame is not None:
+            where = '%s:%d %s' % (frame.f_code.co_filename, frame.f_lineno,
+                                  frame.f_code.co_name)
+            if 'evzookeeper' in frame.f_code.co_filename:
+                break
+            frame = frame.f_back
+        lines.append('%r at %s' % (g, where))
+    return '\n'.join(lines)
+
+
+def python():
+    return sys.executable
