@@ -2,6 +2,7 @@
 
 """A nova worker's lifecycle: its row, its group membership, its signals."""
 
+import fcntl
 import os
 import signal
 import socket
@@ -9,6 +10,7 @@ import sys
 
 import eventlet
 from eventlet import event
+from eventlet import hubs
 
 try:
     from oslo.config import cfg
@@ -178,21 +180,56 @@ def serve(server):
     _launched.append(server)
 
 
-def _handle_signal(signo, frame):
-    # Stopping from the hub, not inside the handler: leave() talks to
-    # ZooKeeper and must run in a green thread.
-    LOG.info(_('Caught signal %s, stopping'), signo)
-    for server in _launched:
-        eventlet.spawn_n(server.stop)
+class _SignalPipe(object):
+    """Turn SIGTERM/SIGINT into a stop run by a green thread, at once.
+
+    The handler cannot stop the services itself (leave() talks to
+    ZooKeeper and must run in a green thread), and a green thread spawned
+    from it would wait until the hub's next timer: since PEP 475 an
+    interrupted epoll resumes with its old timeout.  A byte in a pipe the
+    hub watches wakes it.
+    """
+
+    def __init__(self):
+        self.read_fd, self.write_fd = os.pipe()
+        for fd in (self.read_fd, self.write_fd):
+            fcntl.fcntl(fd, fcntl.F_SETFL,
+                        fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+        self.signals = []
+
+    def handler(self, signo, frame):
+        self.signals.append(signo)
+        try:
+            os.write(self.write_fd, b'x')
+        except OSError:
+            pass  # a byte is already waiting
+
+    def watch(self):
+        while True:
+            hubs.trampoline(self.read_fd, read=True)
+            try:
+                os.read(self.read_fd, 512)
+            except OSError:
+                continue
+            while self.signals:
+                LOG.info(_('Caught signal %s, stopping'), self.signals.pop(0))
+                for server in list(_launched):
+                    server.stop()
+
+    def close(self):
+        os.close(self.read_fd)
+        os.close(self.write_fd)
 
 
 def wait():
-    signal.signal(signal.SIGTERM, _handle_signal)
-    signal.signal(signal.SIGINT, _handle_signal)
+    pipe = _SignalPipe()
+    watcher = eventlet.spawn(pipe.watch)
+    signal.signal(signal.SIGTERM, pipe.handler)
+    signal.signal(signal.SIGINT, pipe.handler)
     try:
         for server in list(_launched):
             server.wait()
     finally:
         del _launched[:]
-        # Let the stop's own green threads (a leave in flight) finish.
-        eventlet.sleep(0)
+        watcher.kill()
+        pipe.close()

@@ -18,22 +18,13 @@ import subprocess
 import tempfile
 import time
 
+from nova.tests.zkserver import free_port
 
 MEMCACHED_DEFAULT = '/usr/bin/memcached'
 
 
 class MemcachedNotInstalled(Exception):
     pass
-
-
-def free_port(host='127.0.0.1'):
-    """Return a TCP port on ``host`` that nothing listens on right now."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-    finally:
-        sock.close()
 
 
 def command(host, port, line, terminators=(b'\r\n',), timeout=2.0):

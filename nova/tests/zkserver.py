@@ -201,7 +201,23 @@ def _wait(predicate, timeout, what, log_source=None):
     raise RuntimeError('%s within %.0fs\n%s' % (what, timeout, tail))
 
 
-class ZooKeeperServer(object):
+class _Deployment(object):
+    """Servers that go away, with their directory, on cleanup()."""
+
+    def cleanup(self):
+        for server in self._processes():
+            server.kill()
+        if self._own_dir:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+class ZooKeeperServer(_Deployment):
     """A standalone ZooKeeper on a free loopback port.
 
     tick_time decides the session timeouts the server grants: between 2 and
@@ -269,19 +285,11 @@ class ZooKeeperServer(object):
     def mntr(self):
         return mntr(self.host, self.port)
 
-    def cleanup(self):
-        self._server.kill()
-        if self._own_dir:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.cleanup()
+    def _processes(self):
+        return [self._server]
 
 
-class ZooKeeperEnsemble(object):
+class ZooKeeperEnsemble(_Deployment):
     """A quorum of ``size`` ZooKeeper servers on loopback ports.
 
     Each member has its own data directory, myid, client, quorum and
@@ -370,17 +378,8 @@ class ZooKeeperEnsemble(object):
     def mntr(self, i):
         return mntr(self.host, self.ports[i])
 
-    def cleanup(self):
-        for server in self.servers:
-            server.kill()
-        if self._own_dir:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.cleanup()
+    def _processes(self):
+        return self.servers
 
 
 def _main(argv):

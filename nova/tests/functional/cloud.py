@@ -147,3 +147,30 @@ class Cloud(fixtures.Fixture):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
+
+
+def check_kill_and_term(test, the_cloud, down_time, started=None):
+    """Three workers up; SIGKILL and SIGTERM one each; both read XXX.
+
+    For the heartbeat drivers (db, mc): a killed worker is down only once
+    ``down_time`` has passed since its last beat.  ``started`` runs once
+    all three show :-).
+    """
+    hosts = ['node-a', 'node-b', 'node-c']
+    for host in hosts:
+        the_cloud.start_worker(host)
+    for host in hosts:
+        the_cloud.wait_for_state(host, ':-)', 30)
+    if started:
+        started()
+
+    the_cloud.signal('node-b', signal.SIGKILL)
+    took = the_cloud.wait_for_state('node-b', 'XXX', down_time + 1 + 5)
+    test.assertTrue(took > 1.0, took)
+    test.assertEqual(':-)', the_cloud.state_of('node-a'))
+
+    the_cloud.signal('node-c', signal.SIGTERM)
+    test.assertEqual(0, the_cloud.wait_exit('node-c'))
+    the_cloud.wait_for_state('node-c', 'XXX', down_time + 1 + 5)
+    test.assertEqual(':-)', the_cloud.state_of('node-a'))
+    test.assertIn('Caught signal', the_cloud.worker_log('node-c'))

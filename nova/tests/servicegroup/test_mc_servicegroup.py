@@ -18,31 +18,12 @@ from nova import context
 from nova import db
 from nova import exception
 from nova.openstack.common import timeutils
-from nova import service
 from nova import servicegroup
 from nova.servicegroup.drivers import mc
 from nova import test
 from nova.tests import mcserver
+from nova.tests.servicegroup.test_db_servicegroup import ServiceFixture
 from nova import utils
-
-
-class ServiceFixture(fixtures.Fixture):
-
-    def __init__(self, host, binary, topic):
-        super(ServiceFixture, self).__init__()
-        self.host = host
-        self.binary = binary
-        self.topic = topic
-        self.serv = None
-
-    def setUp(self):
-        super(ServiceFixture, self).setUp()
-        self.serv = service.Service(self.host,
-                                    self.binary,
-                                    self.topic,
-                                    'nova.tests.test_service.FakeManager',
-                                    1, 1)
-        self.addCleanup(self.serv.kill)
 
 
 class MemcachedServiceGroupTestCase(test.TestCase):
