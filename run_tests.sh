@@ -11,6 +11,11 @@ function usage {
   echo "  -f, --force              Force a clean re-build of the virtual environment"
   echo "  -p, --pep8               Just run the style check (flake8)"
   echo "  -c, --coverage           Generate coverage report"
+  echo "  -2, --py27               The Python 2.7 lane instead: build .venv27 with the original"
+  echo "                           zkpython/evzookeeper 0.4.0 (tools/py27/build_venv.sh), patch"
+  echo "                           a Grizzly-shaped copy of nova/ (tools/patch_grizzly.py) and"
+  echo "                           run its servicegroup tests there (tools/py27/run_lane.sh)."
+  echo "                           Fails when there is no Python 2.7; without -2 it never runs."
   echo "  -h, --help               Print this usage message"
   echo ""
   echo "TESTS are nose names (nova/tests/servicegroup, nova.tests.test_service:ServiceTestCase)."
@@ -24,6 +29,7 @@ always_venv=1
 force=0
 just_pep8=0
 coverage=0
+py27=0
 testargs=()
 
 for arg in "$@"; do
@@ -34,12 +40,18 @@ for arg in "$@"; do
     -f|--force) force=1;;
     -p|--pep8) just_pep8=1;;
     -c|--coverage) coverage=1;;
+    -2|--py27) py27=1;;
     -*) echo "run_tests.sh: unknown option $arg" >&2; usage;;
     *) testargs+=("$arg");;
   esac
 done
 
 cd "$(dirname "$0")"
+
+if [ $py27 -eq 1 ]; then
+  # TESTS are then nose names inside the patched tree.
+  exec tools/py27/run_lane.sh "${testargs[@]}"
+fi
 TESTS_DEFAULT=(nova/tests ports/zookeeper/tests ports/evzookeeper/tests)
 
 if [ $always_venv -eq 1 ]; then

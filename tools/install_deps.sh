@@ -3,11 +3,26 @@
 #   zookeeper          the server the zk tests and the demo start on loopback
 #   libzookeeper-mt2   the official C client that the zookeeper binding loads
 #   libzookeeper-mt-dev  its headers (the Python 2.7 lane builds zkpython)
+#   gcc, libc6-dev     the Python 2.7 lane compiles zkpython, SQLAlchemy's C
+#                      extension and scandir (tools/py27/build_venv.sh)
 #   memcached          the server of the mc driver's tests
 #   python3-venv       to make the virtualenv
+# The Python 2.7 lane (run_tests.sh --py27) also needs a CPython 2.7 with
+# headers and pip, which Debian 12 does not package: see the end.
 set -eu
 
-PACKAGES="zookeeper libzookeeper-mt2 libzookeeper-mt-dev memcached python3-venv"
+PACKAGES="zookeeper libzookeeper-mt2 libzookeeper-mt-dev gcc libc6-dev memcached python3-venv"
+
+python27_note() {
+    local cand
+    for cand in "${PYTHON27:-}" "$HOME"/.pyenv/versions/2.7*/bin/python2.7 \
+            "${PYENV_ROOT:-/nonexistent}"/versions/2.7*/bin/python2.7 \
+            "$(command -v python2.7 2>/dev/null || true)"; do
+        [ -n "$cand" ] && [ -x "$cand" ] && return 0
+    done
+    echo "install_deps: no Python 2.7 found; run_tests.sh --py27 needs one" \
+         "(e.g. pyenv install 2.7.18, or PYTHON27=/path/to/python2.7)" >&2
+}
 
 missing=""
 for p in $PACKAGES; do
@@ -16,6 +31,7 @@ for p in $PACKAGES; do
 done
 if [ -z "$missing" ]; then
     echo "install_deps: system packages present"
+    python27_note
     exit 0
 fi
 if ! command -v apt-get >/dev/null; then
@@ -34,3 +50,4 @@ if command -v systemctl >/dev/null && systemctl is-active -q zookeeper 2>/dev/nu
     $SUDO systemctl stop zookeeper || true
 fi
 echo "install_deps: done"
+python27_note

@@ -53,6 +53,9 @@ class NovaLoggerAdapter(logging.LoggerAdapter):
 
     AUDIT = logging.INFO + 1
 
+    # As Grizzly's ContextAdapter: Python 2.7's LoggerAdapter has no warn().
+    warn = logging.LoggerAdapter.warning
+
     def __init__(self, logger):
         super(NovaLoggerAdapter, self).__init__(logger, {})
 

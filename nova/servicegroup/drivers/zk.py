@@ -49,6 +49,7 @@ from nova import utils
 
 evzookeeper = importutils.try_import('evzookeeper')
 membership = importutils.try_import('evzookeeper.membership')
+evzookeeper_utils = importutils.try_import('evzookeeper.utils')
 zookeeper = importutils.try_import('zookeeper')
 
 zk_driver_opts = [
@@ -164,6 +165,41 @@ def check_name(kind, name):
                'max': MAX_NAME_LENGTH})
 
 
+def _text(name):
+    """A znode name as text; on Python 2 zkpython returns UTF-8 bytes."""
+    if isinstance(name, bytes) and bytes is str:
+        return name.decode('utf-8')
+    return name
+
+
+def _znode(path):
+    """A path as the C binding takes it.
+
+    zkpython (Python 2) parses paths with the "s" format, which encodes
+    unicode as ASCII: UTF-8 bytes pass any name.  Python 3: unchanged.
+    """
+    if bytes is str and isinstance(path, type(u'')):
+        return path.encode('utf-8')
+    return path
+
+
+_LOG_STREAM = []
+
+
+def _zk_log_stream():
+    """The C client's log stream: /dev/null, opened once, never closed.
+
+    zkpython's set_log_stream hands the C library the FILE* of the Python
+    file object; closing that file while the C threads still log to it
+    (every connect and close logs) corrupts the heap.  This project's
+    port duplicates the descriptor, so either library is safe with one
+    stream that lives as long as the process.
+    """
+    if not _LOG_STREAM:
+        _LOG_STREAM.append(open(os.devnull, 'w'))
+    return _LOG_STREAM[0]
+
+
 def _acl_key(acl):
     return sorted((a['perms'], a['scheme'], a['id']) for a in acl)
 
@@ -242,6 +278,8 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         self._memberships = {}
         self._joiners = {}
         self._monitors = {}
+        self._group_attempts = set()
+        self._auth_watch = None
 
     @property
     def _session(self):
@@ -250,25 +288,64 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
             # Forked: the parent's handle and its threads are not ours.
             self._reset()
         if self._cached_session is None:
-            null = open(os.devnull, 'w')
-            try:
-                session = evzookeeper.ZKSession(
-                    self._address,
-                    recv_timeout=CONF.zookeeper.recv_timeout,
-                    zklog_fd=null)
-            finally:
-                null.close()
+            session = evzookeeper.ZKSession(
+                self._address, recv_timeout=CONF.zookeeper.recv_timeout,
+                zklog_fd=_zk_log_stream())
             if self._credentials is not None:
                 try:
                     session.add_auth('digest', self._credentials)
                 except Exception:
                     session.close()
                     raise
+                self._watch_for_new_sessions(session)
             self._cached_session = session
         return self._cached_session
 
+    def _watch_for_new_sessions(self, session):
+        spc = evzookeeper_utils.StatePipeCondition()
+        session.add_connection_callback(spc)
+        thread = eventlet.spawn(self._authenticate_new_sessions, session,
+                                spc, session.client_id()[0])
+        self._auth_watch = (session, spc, thread)
+
+    def _authenticate_new_sessions(self, session, spc, authenticated):
+        """Give the credentials to every new session evzookeeper opens.
+
+        After an expiry evzookeeper opens a new ZooKeeper session by itself.
+        evzookeeper 0.4.0 does not add the credentials to it, so its
+        Membership's re-join fails with NoAuth under nova's ACL and the
+        worker stays out of its group: add them, then re-join.  The Python 3
+        port carries them over (adding them twice is harmless) and its
+        Membership, which has no refresh(), re-joins on its own.
+        """
+        while True:
+            try:
+                state = spc.wait_and_get()[2]
+            except Exception:
+                return  # the condition was closed: cleanup()
+            if state != zookeeper.CONNECTED_STATE:
+                continue
+            try:
+                session_id = session.client_id()[0]
+                if session_id == authenticated:
+                    continue
+                session.add_auth('digest', self._credentials)
+            except Exception as e:
+                # Never the exception's text: it could hold the secret.
+                LOG.error(_('ZooKeeperDriver: cannot authenticate the new '
+                            'ZooKeeper session: %s'), type(e).__name__)
+                continue
+            authenticated = session_id
+            LOG.info(_('ZooKeeperDriver: authenticated the new ZooKeeper '
+                       'session %x'), session_id)
+            for member in list(self._memberships.values()):
+                refresh = getattr(member, 'refresh', None)
+                if refresh is not None:
+                    refresh(quiet=True)
+
     def _group_path(self, group):
-        return '%s/%s' % (self._prefix.rstrip('/'), group)
+        return _znode(u'%s/%s' % (_text(self._prefix.rstrip('/')),
+                                  _text(group)))
 
     def _ensure_node(self, path, data=b''):
         """Create ``path`` with the driver's ACL, or give it that ACL.
@@ -298,13 +375,10 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
 
     def _ensure_chroot(self):
         """Create the chroot of the address, which the C client needs."""
-        null = open(os.devnull, 'w')
-        try:
-            session = evzookeeper.ZKSession(
-                self._address.split('/', 1)[0],
-                recv_timeout=CONF.zookeeper.recv_timeout, zklog_fd=null)
-        finally:
-            null.close()
+        session = evzookeeper.ZKSession(
+            self._address.split('/', 1)[0],
+            recv_timeout=CONF.zookeeper.recv_timeout,
+            zklog_fd=_zk_log_stream())
         try:
             if self._credentials is not None:
                 session.add_auth('digest', self._credentials)
@@ -354,6 +428,36 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         except Exception:
             return CONF.zookeeper.recv_timeout / 1000.0
 
+    def _ensure_group(self, group_id, path):
+        """Create the group node if it is missing, before it is watched.
+
+        evzookeeper 0.4.0's MembershipMonitor does not create it: its read
+        of a missing node fails and leaves no watch behind, so the monitor
+        would report "unknown" (ServiceGroupUnavailable) until some session
+        event, on a quiet session for good.  The Python 3 port creates it
+        itself; doing it here serves both.  The first attempt for a group
+        waits up to FIRST_READ_TIMEOUT for the session to connect; later
+        ones try once, so an unreachable ZooKeeper is reported at once.
+        """
+        first = group_id not in self._group_attempts
+        self._group_attempts.add(group_id)
+        deadline = time.time() + (FIRST_READ_TIMEOUT if first else 0)
+        while True:
+            try:
+                try:
+                    # evzookeeper's exists() raises for a missing node.
+                    if self._session.exists(path) is not None:
+                        return
+                except zookeeper.NoNodeException:
+                    pass
+                self._ensure_prefix()
+                self._ensure_node(path, b'ZKMembers')
+                return
+            except zookeeper.ConnectionLossException:
+                if time.time() >= deadline:
+                    raise
+                eventlet.sleep(POLL_INTERVAL)
+
     def join(self, member_id, group, service=None):
         """Join the given service with its group.
 
@@ -396,17 +500,18 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         self._ensure_prefix()
         path = self._group_path(group)
         self._ensure_node(path, b'ZKMembers')
+        name = _znode(_text(member_id))
         try:
-            return membership.Membership(self._session, path, member_id,
+            return membership.Membership(self._session, path, name,
                                          acl=self._acl)
         except RuntimeError:
             pass
-        node = '%s/%s' % (path, member_id)
+        node = path + _znode('/') + name
         wait = max(CONF.zookeeper.sg_retry_interval,
                    1.5 * self._session_timeout() + 1.0)
         LOG.warn(_('ZooKeeperDriver: %(node)s exists; waiting up to %(w).1fs '
                    'for the session that holds it to expire'),
-                 {'node': node, 'w': wait})
+                 {'node': _text(node), 'w': wait})
         deadline = time.time() + wait
         while time.time() < deadline:
             eventlet.sleep(POLL_INTERVAL)
@@ -417,14 +522,15 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
             except zookeeper.NoNodeException:
                 pass
             try:
-                member = membership.Membership(self._session, path,
-                                               member_id, acl=self._acl)
+                member = membership.Membership(self._session, path, name,
+                                               acl=self._acl)
             except RuntimeError:
                 continue
             LOG.info(_('ZooKeeperDriver: joined %s after the old session '
-                       'expired'), node)
+                       'expired'), _text(node))
             return member
-        raise DuplicateServiceMember(host=member_id, group=group, path=node)
+        raise DuplicateServiceMember(host=member_id, group=group,
+                                     path=_text(node))
 
     def _keep_joining(self, member_id, group):
         key = (group, member_id)
@@ -464,7 +570,7 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         group_id = service_ref['topic']
         member_id = service_ref['host']
         all_members = self.get_all(group_id)
-        return member_id in all_members
+        return _text(member_id) in all_members
 
     def get_all(self, group_id):
         """Return all members in a list, or a ServiceGroupUnavailable
@@ -477,11 +583,14 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
             check_name('topic', group_id)
             path = self._group_path(group_id)
             try:
+                self._ensure_group(group_id, path)
                 monitor = membership.MembershipMonitor(self._session, path,
                                                        acl=self._acl)
-            except zookeeper.ZooKeeperException as e:
-                # No session to read with (an unresolvable address, say):
-                # unknown, and tried again on the next read.
+            except (zookeeper.ZooKeeperException, SystemError) as e:
+                # No session to read with (an unresolvable address, say),
+                # or ZooKeeper unreachable: unknown, and tried again on the
+                # next read.  (zkpython 0.4 raises the builtin SystemError
+                # for error codes it does not map, such as invalid state.)
                 LOG.error(_('ZooKeeperDriver: cannot read the %(gr)s group '
                             'from ZooKeeper at %(addr)s: %(err)s'),
                           {'gr': group_id, 'addr': self._address, 'err': e})
@@ -499,7 +608,7 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         if all_members is None:
             raise exception.ServiceGroupUnavailable(
                 driver='ZooKeeperDriver (ZooKeeper at %s)' % self._address)
-        return list(all_members)
+        return [_text(name) for name in all_members]
 
     def cleanup(self):
         """Leave every group and close the session (tests, shutdown)."""
@@ -508,6 +617,14 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
             return
         for group, member_id in list(self._memberships) + list(self._joiners):
             self.leave(member_id, group)
+        if self._auth_watch is not None:
+            auth_session, spc, thread = self._auth_watch
+            thread.kill()
+            try:
+                auth_session.remove_connection_callback(spc)
+            except KeyError:
+                pass
+            spc.close()
         session, self._cached_session = self._cached_session, None
         if session is not None:
             session.close()
