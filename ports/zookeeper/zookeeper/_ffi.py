@@ -264,3 +264,32 @@ libc = ffi.dlopen(None)
 
 #: glibc's value for setvbuf's line-buffered mode.
 IOLBF = 1
+
+#: What the binding takes from libc (the cdef is shared with the client's).
+LIBC_FUNCTIONS = ('fdopen', 'fflush', 'setvbuf', 'usleep')
+
+#: Every type string the binding hands to ffi.cast/ffi.new.
+TYPES_USED = ('void *', 'uintptr_t', 'char[]', 'struct ACL[]',
+              'struct ACL_vector *', 'clientid_t *')
+
+
+def _resolve_everything():
+    """Parse every type and resolve every library name now, at import.
+
+    cffi does both lazily, under its own lock, the first time a name or a
+    type string is used.  After eventlet.monkey_patch() that lock is a
+    green lock, and the first use may come from a C client thread (a
+    completion) or a helper thread (zookeeper_init): if the hub's thread
+    holds the lock then, that thread parks in an eventlet hub of its own
+    and its session never delivers another event.  Done here, in the
+    importing thread, every later use is a lock-free cache hit.
+    """
+    for cdecl in TYPES_USED:
+        ffi.typeof(cdecl)
+    for name in dir(lib):
+        getattr(lib, name)
+    for name in LIBC_FUNCTIONS:
+        getattr(libc, name)
+
+
+_resolve_everything()
