@@ -28,6 +28,7 @@ import logging
 import time
 import uuid
 
+import eventlet
 from eventlet import event as _event
 from eventlet import timeout as _timeout
 import zookeeper
@@ -37,6 +38,10 @@ from evzookeeper import utils
 
 
 LOG = logging.getLogger(__name__)
+
+#: Seconds between attempts to delete a leaving member's node after a
+#: connection loss.
+_DELETE_RETRY_INTERVAL = 0.2
 
 #: The data of a membership base node.
 MEMBERS_DATA = "ZKMembers"
@@ -394,8 +399,10 @@ class Membership(evzookeeper.ZKServiceBase):
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    LOG.critical("Duplicated membership name %s: held by "
-                                 "session 0x%x", self._path, owner)
+                    # The caller decides how bad this is: a restarted worker
+                    # waits for its old session to expire and tries again.
+                    LOG.warning("Duplicated membership name %s: held by "
+                                "session 0x%x", self._path, owner)
                     raise RuntimeError("Duplicated membership name %s"
                                        % self._path)
             if not announced:
@@ -430,17 +437,61 @@ class Membership(evzookeeper.ZKServiceBase):
             self._wake = None
 
     def _delete_own_node(self):
+        """Delete our node; after a connection loss, keep trying.
+
+        A delete that fails with a connection loss may leave the node
+        behind while the session lives on (it moves to another server):
+        the member would then read as up for as long as the process runs.
+        Until the delete succeeds, or the session that holds the node ends
+        (its ephemeral nodes go with it), a green thread tries again.
+        """
+        try:
+            holder = self._session.client_id()[0]
+        except Exception:
+            holder = None
+        if self._try_delete() is None:
+            LOG.warning("Membership %s: the delete was interrupted; trying "
+                        "again while session 0x%x lives", self._path,
+                        holder or 0)
+            eventlet.spawn_n(self._retry_delete, holder)
+
+    def _try_delete(self):
+        """True: gone; False: not ours or failed for good; None: retry."""
         path = self._path
         try:
             data, stat = self._session.get(path)
             if _text(data) != self._session_token:
                 LOG.warning("Membership %s: the node is not ours (any "
                             "more): left as it is", path)
-                return
+                return False
             self._session.delete(path)
             LOG.debug("Membership %s: deleted", path)
+            return True
         except zookeeper.NoNodeException:
             LOG.debug("Membership %s: no node to delete", path)
+            return True
+        except (zookeeper.ConnectionLossException,
+                zookeeper.OperationTimeoutException):
+            return None
         except zookeeper.ZooKeeperException:
             LOG.exception("Membership %s: error when deleting the membership "
                           "node; ignored", path)
+            return False
+
+    def _retry_delete(self, holder):
+        while True:
+            eventlet.sleep(_DELETE_RETRY_INTERVAL)
+            session = self._session
+            if session is None or session._closed:
+                return
+            if not session.is_connected():
+                continue
+            try:
+                if session.client_id()[0] != holder:
+                    return  # that session ended: its node went with it
+            except Exception:
+                return
+            if self._try_delete() is not None:
+                LOG.info("Membership %s: deleted after the interruption",
+                         self._path)
+                return
