@@ -12,8 +12,8 @@ if [ "${1:-}" = "-f" ]; then
     rm -rf "$VENV"
 fi
 stamp="$VENV/.installed"
-want=$(cat requirements.txt test-requirements.txt setup.py \
-       ports/*/setup.py 2>/dev/null | sha1sum | cut -d' ' -f1)
+want=$(cat requirements.txt test-requirements.txt benchmarks/requirements.txt \
+       setup.py ports/*/setup.py 2>/dev/null | sha1sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     exit 0
 fi
@@ -22,7 +22,8 @@ if [ ! -x "$VENV/bin/python" ]; then
     $PYTHON -m venv "$VENV"
 fi
 "$VENV/bin/pip" install -q --upgrade pip
-"$VENV/bin/pip" install -q -r requirements.txt -r test-requirements.txt
+"$VENV/bin/pip" install -q -r requirements.txt -r test-requirements.txt \
+    -r benchmarks/requirements.txt
 "$VENV/bin/pip" install -q -e ports/zookeeper -e ports/evzookeeper -e .
 echo "$want" > "$stamp"
 echo "install_venv: $VENV ready"

@@ -1,0 +1,183 @@
+"""Read cost: one ``service_is_up`` call, and ``nova-manage service list``.
+
+N services are up (simulated workers in ``benchmarks.workerhost`` processes;
+for zk they share one ZooKeeper session per process, which does not change
+what a reader pays).  The reader is this process, configured from the same
+nova.conf:
+
+* ``service_is_up(row)`` is timed call by call over ``--rounds`` passes over
+  the N rows (read once from the database beforehand).  For db that is
+  date arithmetic on the row; for mc one memcached get; for zk a lookup in
+  the watched member list (the driver copies the list on each call); for
+  tooz ``member in get_members(group)``, one ZooKeeper round trip.
+* A "scheduler pass": read all rows (``db.service_get_all``) and ask
+  ``service_is_up`` of each, as nova-manage and the scheduler do (tooz: one
+  ``get_members``).
+* ``nova-manage service list``: wall time of the whole command (a new Python
+  process: imports, config, one SELECT, N service_is_up, printing), next to
+  ``nova-manage service list --host no-such-host`` (the same start-up and
+  query, no row to ask the driver about: for zk not even a session).
+"""
+
+from __future__ import print_function
+
+import time
+
+from benchmarks import common
+
+
+def add_args(parser):
+    parser.add_argument('--driver', required=True,
+                        choices=['db', 'zk', 'mc', 'tooz'])
+    parser.add_argument('--db', default='sqlite', choices=['sqlite', 'pg'])
+    parser.add_argument('--pg-url', default=None)
+    parser.add_argument('--n', type=int, default=1000)
+    parser.add_argument('--rounds', type=int, default=10)
+    parser.add_argument('--passes', type=int, default=20)
+    parser.add_argument('--manage-runs', type=int, default=5)
+    parser.add_argument('--per-process', type=int, default=500)
+
+
+def _time_calls(refs, is_up, rounds):
+    latencies = []
+    ups = 0
+    clock = time.perf_counter
+    for _r in range(rounds):
+        for ref in refs:
+            t = clock()
+            up = is_up(ref)
+            latencies.append(clock() - t)
+            ups += bool(up)
+    return latencies, ups
+
+
+def _run_tooz(args):
+    from benchmarks import backends
+    from benchmarks import peers
+    from benchmarks import workerhost
+    zk = backends.ZooKeeper(2000).start()
+    hosts = []
+    reader = None
+    try:
+        url = 'kazoo://%s?timeout=4' % zk.address
+        # At most 100 coordinators per process: with 250, kazoo's Python
+        # connection threads fell behind (GIL) and sessions expired.
+        hosts = peers.start_hosts(url, args.n, args.workdir,
+                                  per_process=100)
+        reader = peers.Reader(url)
+        members = sorted(reader.members() - {'bench-reader'})
+        if len(members) != args.n:
+            raise RuntimeError('%d members, expected %d' % (len(members),
+                                                            args.n))
+        reader.is_up(members[0])
+        lat, ups = _time_calls(members, reader.is_up, args.rounds)
+        passes = []
+        for _i in range(args.passes):
+            t = time.perf_counter()
+            got = reader.members()
+            passes.append(time.perf_counter() - t)
+        return {'driver': 'tooz', 'db': None, 'n': args.n,
+                'calls': len(lat), 'up_answers': ups,
+                'is_up': common.summary(lat),
+                'is_up_what': 'member in get_members() (a ZooKeeper '
+                              'get_children round trip)',
+                'pass': common.summary(passes),
+                'pass_what': 'get_members() of %d members' % len(got),
+                'manage': None,
+                'backend_version': zk.version()}
+    finally:
+        if reader is not None:
+            reader.close()
+        workerhost.stop_hosts(hosts, timeout=30)
+        zk.cleanup()
+
+
+def run(args):
+    if args.driver == 'tooz':
+        return _run_tooz(args)
+    from benchmarks import backends
+    from benchmarks import workerhost
+    driver = args.driver
+    backend = None
+    hosts = []
+    if driver == 'zk':
+        backend = backends.ZooKeeper(2000).start()
+    elif driver == 'mc':
+        # One connection per simulated worker: see backends.Memcached.
+        backend = backends.Memcached(max_conns=4096).start()
+    if args.db == 'pg':
+        database = backends.Postgres(args.pg_url).start()
+    else:
+        database = backends.SQLite(args.workdir).start()
+    try:
+        conf = backends.nova_conf(
+            args.workdir, driver, database.url,
+            zk_address=backend.address if driver == 'zk' else None,
+            mc_address=backend.address if driver == 'mc' else None)
+        backends.db_sync(conf)
+        hosts = workerhost.start_hosts(conf, args.n, args.workdir,
+                                       per_process=args.per_process)
+        common.load_nova_conf(conf)
+        from nova import context
+        from nova import db
+        from nova import servicegroup
+        ctxt = context.get_admin_context()
+        api = servicegroup.API()
+        refs = db.service_get_all(ctxt)
+        if len(refs) != args.n:
+            raise RuntimeError('%d rows, expected %d' % (len(refs), args.n))
+        # Warm up: the zk reader's session and watched list, connections.
+        deadline = time.time() + 60
+        while sum(bool(api.service_is_up(r)) for r in refs) < args.n:
+            if time.time() > deadline:
+                raise RuntimeError('not all %d services up' % args.n)
+            time.sleep(0.5)
+        lat, ups = _time_calls(refs, api.service_is_up, args.rounds)
+        passes = []
+        for _i in range(args.passes):
+            t = time.perf_counter()
+            rows = db.service_get_all(ctxt)
+            for row in rows:
+                api.service_is_up(row)
+            passes.append(time.perf_counter() - t)
+        manage = []
+        baseline = []
+        listed = None
+        for _i in range(args.manage_runs):
+            rc, out, err, seconds = backends.manage(conf, 'service', 'list')
+            if rc != 0:
+                raise RuntimeError('service list failed: %s' % err[-500:])
+            manage.append(seconds)
+            listed = (sum(1 for line in out.splitlines() if ':-)' in line),
+                      sum(1 for line in out.splitlines() if 'XXX' in line))
+            rc, out, err, seconds = backends.manage(
+                conf, 'service', 'list', '--host', 'no-such-host')
+            baseline.append(seconds)
+        what = {'db': 'date arithmetic on the row (no I/O)',
+                'mc': 'one memcached get',
+                'zk': 'lookup in the watched member list (copied per call)'}
+        return {'driver': driver, 'db': args.db, 'n': args.n,
+                'calls': len(lat), 'up_answers': ups,
+                'is_up': common.summary(lat), 'is_up_what': what[driver],
+                'pass': common.summary(passes),
+                'pass_what': 'service_get_all + service_is_up of %d rows'
+                             % args.n,
+                'manage': common.summary(manage),
+                'manage_baseline': common.summary(baseline),
+                'manage_listed_up_down': listed,
+                'backend_version': (backend or database).version(),
+                'db_version': database.version()}
+    finally:
+        workerhost.stop_hosts(hosts, timeout=30)
+        for server in (backend, database):
+            if server is not None:
+                try:
+                    server.cleanup()
+                except Exception:
+                    pass
+
+
+if __name__ == '__main__':
+    import sys
+    sys.exit(common.job_main(__doc__.split('\n')[0], add_args, run,
+                             patch=lambda args: args.driver != 'tooz'))

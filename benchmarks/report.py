@@ -1,0 +1,779 @@
+"""Turn the jobs' JSON results into doc/benchmarks/results.md and PNGs.
+
+``build(results, out_dir)`` writes results.md, results.json and the plots
+and returns the Markdown text.  ``python -m benchmarks.report DIR`` rebuilds
+the report from DIR/results.json.
+"""
+
+from __future__ import print_function
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+
+from benchmarks import detection
+
+DRIVER_NAMES = {'zk': 'zk (this port)', 'db': 'db', 'mc': 'mc',
+                'tooz': 'tooz/kazoo'}
+
+
+# -- formatting ---------------------------------------------------------------
+
+def _num(value, digits=2):
+    if value is None:
+        return 'n/a'
+    if isinstance(value, float) and value != 0 and abs(value) < 10 ** -digits:
+        return '%.2g' % value
+    return ('%.' + str(digits) + 'f') % value
+
+
+def _us(seconds):
+    return 'n/a' if seconds is None else '%.1f' % (seconds * 1e6)
+
+
+def _ms(seconds):
+    return 'n/a' if seconds is None else '%.1f' % (seconds * 1e3)
+
+
+def _ratio(a, b):
+    if a is None or b is None:
+        return 'n/a'
+    if b == 0:
+        return 'n/a' if a == 0 else 'inf'
+    r = a / b
+    if r == 0:
+        return '0'
+    if r < 0.1:
+        return '1/%.0f' % (1 / r)
+    if r >= 100:
+        return '%.0fx' % r
+    if r >= 10:
+        return '%.1fx' % r
+    return '%.2fx' % r
+
+
+def table(headers, rows):
+    lines = ['| ' + ' | '.join(headers) + ' |',
+             '|' + '|'.join('---' for _h in headers) + '|']
+    for row in rows:
+        lines.append('| ' + ' | '.join(str(c) for c in row) + ' |')
+    return '\n'.join(lines)
+
+
+def _ok(result):
+    return isinstance(result, dict) and 'error' not in result
+
+
+def _failed(name, result):
+    error = (result or {}).get('error', 'no result') if isinstance(
+        result, dict) else 'no result'
+    last = [line for line in error.strip().splitlines() if line.strip()]
+    return '* `%s` failed: `%s` (log: see run directory)' % (
+        name, (last[-1] if last else error)[:300])
+
+
+# -- machine ------------------------------------------------------------------
+
+def _cpu_model():
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except IOError:
+        pass
+    return platform.processor() or '?'
+
+
+def _dpkg_version(package):
+    try:
+        out = subprocess.run(['dpkg-query', '-W', '-f=${Version}', package],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             timeout=10)
+        return out.stdout.decode().strip() or None
+    except Exception:
+        return None
+
+
+def _dist_version(name):
+    try:
+        from importlib import metadata
+        return metadata.version(name)
+    except Exception:
+        return None
+
+
+def machine_info(pg_version=None):
+    import sqlite3
+    try:
+        import psutil
+        ram = '%.1f GiB' % (psutil.virtual_memory().total / 2.0 ** 30)
+    except Exception:
+        ram = '?'
+    return {
+        'cpu': _cpu_model(),
+        'cores': os.cpu_count(),
+        'ram': ram,
+        'kernel': platform.release(),
+        'os': _os_name(),
+        'python': platform.python_version(),
+        'zookeeper_server': _dpkg_version('zookeeper'),
+        'zookeeper_c_client': _dpkg_version('libzookeeper-mt2'),
+        'memcached': _dpkg_version('memcached'),
+        'sqlite': sqlite3.sqlite_version,
+        'postgresql': pg_version,
+        'java': _java_version(),
+        'eventlet': _dist_version('eventlet'),
+        'kazoo': _dist_version('kazoo'),
+        'tooz': _dist_version('tooz'),
+        'SQLAlchemy': _dist_version('SQLAlchemy'),
+        'python-memcached': _dist_version('python-memcached'),
+        'pg8000': _dist_version('pg8000'),
+    }
+
+
+def _os_name():
+    try:
+        with open('/etc/os-release') as f:
+            for line in f:
+                if line.startswith('PRETTY_NAME='):
+                    return line.split('=', 1)[1].strip().strip('"')
+    except IOError:
+        pass
+    return platform.system()
+
+
+def _java_version():
+    try:
+        out = subprocess.run(['java', '-version'], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, timeout=20)
+        return out.stdout.decode().splitlines()[0].strip()
+    except Exception:
+        return None
+
+
+# -- sections -----------------------------------------------------------------
+
+def _profile_rows(results, key):
+    rows = {}
+    for name in detection.ORDER:
+        result = results.get(name)
+        if _ok(result) and result.get(key + '_summary', {}).get('n'):
+            rows[name] = result
+    return rows
+
+
+def detection_section(results, key, title, plots):
+    ok = _profile_rows(results, key)
+    lines = ['## %s' % title, '']
+    if key == 'kill':
+        lines.append(
+            'Time from SIGKILL of a worker process to the first poll of a '
+            'reader (every %s s, in the benchmark process) that saw '
+            '`service_is_up` false (tooz: the member missing from '
+            '`get_members`). Workers are real processes: `python -m '
+            'nova.cmd.compute` (db, mc, zk) and one tooz coordinator per '
+            'process (tooz); the kills of a profile are staggered by about '
+            '0.4 s and run concurrently.' % _poll(results))
+    else:
+        lines.append(
+            'Time from SIGTERM of a worker process (a graceful stop: nova '
+            'stops its service timers, which for zk deletes the member node '
+            'and for db/mc only ends the heartbeat; the tooz worker calls '
+            '`leave_group`) to the first poll that saw it gone. Same runs as '
+            'the crash detection.')
+        lines.append('')
+        from benchmarks import leave
+        lines.append(leave.meaning_table())
+    lines.append('')
+
+    def median(profile):
+        return ok.get(profile, {}).get(key + '_summary', {}).get('median')
+    tooz = median('tooz')
+    rows = []
+    for name, result in ok.items():
+        s = result[key + '_summary']
+        granted = result.get('granted_timeout_ms')
+        # Fast profiles against the fast db profile, the others against
+        # the production one.
+        db = median('db-fast' if name.endswith('-fast') else 'db')
+        rows.append([result['label'] + (' (granted %d ms)' % granted
+                                        if granted else ''),
+                     s['n'], _num(s['min']), _num(s['median']),
+                     _num(s['p95']), _num(s['max']),
+                     _ratio(s['median'], db), _ratio(s['median'], tooz)])
+    lines.append(table(['profile', key + 's', 'min s', 'median s', 'p95 s',
+                        'max s', 'median vs db (same class: fast or '
+                        'production)', 'median vs tooz'], rows))
+    lines.append('')
+    if key == 'term':
+        lines.append('0.05 s is one poll interval: the reader saw the worker '
+                     'gone at its first poll after the signal.')
+    else:
+        lines.append('Expected ranges: zk and tooz between 2/3 of the '
+                     'session timeout (the client pinged a third of the '
+                     'timeout before the kill) and the timeout plus one '
+                     'tick; db and mc between service_down_time minus '
+                     'report_interval and service_down_time (the time since '
+                     'the last heartbeat counts), memcached rounding to '
+                     'whole seconds.')
+    lines.append('')
+    anomalies = []
+    for name in detection.ORDER:
+        result = results.get(name)
+        if result is None:
+            continue
+        if not _ok(result):
+            if key == 'kill':
+                anomalies.append(_failed('detection ' + name, result))
+            continue
+        if key == 'kill' and result.get('deadlock_restarts'):
+            n = sum(result['deadlock_restarts'].values())
+            anomalies.append(
+                '* %s: %d of %d nova-compute starts hung before joining '
+                '(greenlet.error "Cannot switch to a different thread": the '
+                'zookeeper binding\'s completion thread blocked on cffi\'s '
+                'green type-cache lock) and were restarted; see '
+                'benchmarks/README.md' % (name, n, result.get('starts', 0)))
+        if key == 'kill' and result.get('never_up'):
+            anomalies.append('* %s: %d of %d workers never came up and are '
+                             'left out: %s' % (
+                                 name, len(result['never_up']),
+                                 result['workers'] + len(result['never_up']),
+                                 '; '.join('%s: %s' % i for i in sorted(
+                                     result['never_up'].items()))))
+        missed = [h for h, k in result.get('never_down', {}).items()
+                  if k == key]
+        if missed:
+            anomalies.append('* %s: %d workers still up at the end: %s'
+                             % (name, len(missed), ', '.join(missed[:5])))
+        if key == 'kill' and result.get('false_down'):
+            anomalies.append('* %s: %d workers seen down without a signal'
+                             % (name, len(result['false_down'])))
+        if key == 'kill' and result.get('unknown_answers'):
+            anomalies.append('* %s: %d "unknown" answers '
+                             '(ServiceGroupUnavailable)'
+                             % (name, result['unknown_answers']))
+    if anomalies:
+        lines.extend(anomalies + [''])
+    if plots.get(key):
+        lines.append('![%s](%s)' % (title, plots[key]))
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def _poll(results):
+    for result in results.values():
+        if _ok(result) and 'poll_interval' in result:
+            return result['poll_interval']
+    return 0.05
+
+
+def load_section(results, plots):
+    lines = ['## 3. Backend load of idle workers', '',
+             'Writes per second on each backend while N workers are up and '
+             'idle (%s s window after a report_interval of settling; no '
+             'reader). db: heartbeat UPDATEs from SUM(report_count); '
+             'PostgreSQL also n_tup_upd from pg_stat_user_tables; ZooKeeper: '
+             'zxid delta (transactions) and all requests '
+             '(zk_packets_received: pings and reads); memcached: cmd_set. '
+             'report_interval 10 s, service_down_time 60 s, zk recv_timeout '
+             '4000 ms (tickTime 2000), tooz timeout=4; memcached runs '
+             'with -c 4096 because the mc driver holds one connection per '
+             'worker and its default of 1024 is too few for 1,000 (see the '
+             'connections in the notes). Simulated workers: '
+             'nova.service.Service objects, up to 100 per process (zk: each '
+             'with its own driver, hence its own ZooKeeper session); tooz: '
+             'one coordinator (kazoo client, session) per worker, up to 100 '
+             'per process.' % _window(results), '']
+    by_n = {}
+    failures = []
+    for name, result in sorted(results.items()):
+        if not _ok(result):
+            failures.append(_failed('load ' + name, result))
+            continue
+        by_n.setdefault(result['n'], []).append(result)
+    rows = []
+    for n in sorted(by_n):
+        runs = by_n[n]
+        db = [r for r in runs if r['driver'] == 'db' and r['db'] == 'sqlite']
+        db_rate = db[0]['writes_per_s'] if db else None
+        tooz = [r for r in runs if r['driver'] == 'tooz']
+        tooz_req = tooz[0].get('requests_per_s') if tooz else None
+        for r in sorted(runs, key=_load_order):
+            extra = ''
+            if r.get('pg_n_tup_upd_per_s') is not None:
+                extra = 'n_tup_upd %s/s, commits %s/s' % (
+                    _num(r['pg_n_tup_upd_per_s']),
+                    _num(r['pg_xact_commit_per_s']))
+            if r['driver'] in ('zk', 'mc'):
+                extra = 'DB UPDATEs %s/s' % _num(r.get('db_updates_per_s'))
+            if r.get('connections') is not None:
+                extra += '%sconnections %d' % (', ' if extra else '',
+                                               r['connections'])
+            if r.get('max_connections'):
+                extra += ' (memcached -c %d, rejected %d)' % (
+                    r['max_connections'], r.get('rejected_connections', 0))
+            rows.append([
+                n, _load_label(r), r['write_unit'], _num(r['writes_per_s']),
+                _num(r['predicted_rate']),
+                _num(r.get('requests_per_s')) if 'requests_per_s' in r
+                else '-',
+                _num(r.get('backend_cpu_per_s'), 3) if not (
+                    r['driver'] == 'db' and r['db'] == 'sqlite')
+                else 'in-process',
+                _num(r.get('hosts_cpu_per_s'), 3),
+                _ratio(r['writes_per_s'], db_rate),
+                _ratio(r.get('requests_per_s'), tooz_req)
+                if 'requests_per_s' in r else '-', extra])
+    lines.append(table(['N', 'driver (backend)', 'write unit', 'writes/s',
+                        'predicted', 'all requests/s', 'backend CPU s/s',
+                        'workers CPU s/s', 'writes vs db (SQLite)',
+                        'requests vs tooz', 'notes'], rows))
+    lines.append('')
+    lines.append('"predicted": N/report_interval for db and mc (the seed\'s '
+                 'N/10), 0 for zk and tooz. "all requests/s" counts every '
+                 'packet the ZooKeeper server received (pings after a third '
+                 'of the session timeout of silence, tooz\'s heartbeat '
+                 'reads).')
+    lines.append('')
+    lines.extend(failures + ([''] if failures else []))
+    if plots.get('load'):
+        lines.append('![load](%s)' % plots['load'])
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def _window(results):
+    for r in results.values():
+        if _ok(r):
+            return '%.0f' % r['window']
+    return '?'
+
+
+def _load_label(r):
+    if r['driver'] == 'db':
+        return 'db (%s)' % ('PostgreSQL' if r['db'] == 'pg' else 'SQLite')
+    if r['driver'] == 'tooz':
+        return 'tooz/kazoo (ZooKeeper)'
+    if r['driver'] == 'zk':
+        return 'zk (ZooKeeper)'
+    return 'mc (memcached)'
+
+
+def _load_order(r):
+    return ['db', 'mc', 'zk', 'tooz'].index(r['driver']), r.get('db') or ''
+
+
+def reads_section(results, plots):
+    lines = ['## 4. Read cost', '',
+             'N services up (%s); the reader is the benchmark process with '
+             'the same nova.conf. `service_is_up` is timed call by call; a '
+             '"scheduler pass" reads all rows (`db.service_get_all`) and '
+             'asks `service_is_up` of each (tooz: one `get_members`); '
+             '`nova-manage service list` is the wall time of the whole '
+             'command (a new Python process), next to `nova-manage service '
+             'list --host no-such-host` (the same start-up and query, no '
+             'row to ask the driver about; for zk not even a session), '
+             'medians of %s runs each.' % (_reads_n(results),
+                                           _reads_runs(results)),
+             '']
+    ok = dict((k, v) for k, v in results.items() if _ok(v))
+    failures = [_failed('reads ' + k, v) for k, v in sorted(results.items())
+                if not _ok(v)]
+    db = ok.get('db')
+    tooz = ok.get('tooz')
+    rows = []
+    for name in ('db', 'db-pg', 'mc', 'zk', 'tooz'):
+        r = ok.get(name)
+        if r is None:
+            continue
+        s = r['is_up']
+        rows.append([_reads_label(name), r['is_up_what'], s['n'],
+                     _us(s['median']), _us(s['p95']), _us(s['p99']),
+                     _us(s['max']),
+                     _ratio(s['median'], db and db['is_up']['median']),
+                     _ratio(s['median'], tooz and tooz['is_up']['median'])])
+    lines.append(table(['driver', 'one service_is_up is', 'calls',
+                        'median us', 'p95 us', 'p99 us', 'max us',
+                        'median vs db', 'median vs tooz'], rows))
+    lines.append('')
+    rows = []
+    for name in ('db', 'db-pg', 'mc', 'zk', 'tooz'):
+        r = ok.get(name)
+        if r is None:
+            continue
+        p = r['pass']
+        m = r.get('manage') or {}
+        b = r.get('manage_baseline') or {}
+        listed = r.get('manage_listed_up_down')
+        rows.append([_reads_label(name), r['pass_what'], _ms(p['median']),
+                     _ms(p['p95']),
+                     _num(m.get('median')) if m else '-',
+                     _num(b.get('median')) if b else '-',
+                     _num(m['median'] - b['median']) if m and b else '-',
+                     '%d up, %d down' % tuple(listed) if listed else '-',
+                     _ratio(m.get('median'), (db or {}).get(
+                         'manage', {}).get('median')) if m else '-'])
+    lines.append(table(['driver', 'scheduler pass', 'median ms', 'p95 ms',
+                        'service list s', 'empty list s',
+                        'listing part s', 'rows listed',
+                        'service list vs db'], rows))
+    lines.append('')
+    zk = ok.get('zk')
+    if zk:
+        lines.append(
+            'The zk driver\'s `service_is_up` calls `get_all()`, which '
+            'copies the watched member set into a list, and then searches '
+            'that list: each call is O(N) in the size of the group (%s us '
+            'median with %d members), so a pass over all N services is '
+            'O(N^2) - %s ms here against %s ms for db.'
+            % (_us(zk['is_up']['median']), zk['n'], _ms(zk['pass']['median']),
+               _ms((db or {}).get('pass', {}).get('median'))))
+        lines.append('')
+    lines.extend(failures + ([''] if failures else []))
+    if plots.get('reads'):
+        lines.append('![reads](%s)' % plots['reads'])
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def _reads_n(results):
+    for r in results.values():
+        if _ok(r):
+            return '%d' % r['n']
+    return '?'
+
+
+def _reads_runs(results):
+    for r in results.values():
+        if _ok(r) and r.get('manage'):
+            return '%d' % r['manage']['n']
+    return '?'
+
+
+def _reads_label(name):
+    return {'db': 'db (SQLite)', 'db-pg': 'db (PostgreSQL)',
+            'mc': 'mc (memcached)', 'zk': 'zk (ZooKeeper)',
+            'tooz': 'tooz/kazoo'}[name]
+
+
+def scale_section(results, plots):
+    lines = ['## 5. Scale: one group on one ZooKeeper', '']
+    failures = [_failed('scale ' + k, v) for k, v in sorted(results.items())
+                if not _ok(v)]
+    runs = [v for k, v in sorted(results.items())
+            if _ok(v) and not v.get('jute')]
+    if runs:
+        lines.append(
+            'Members join with the zk driver (`ZooKeeperDriver.join`) from '
+            'host processes of 500 (quick: 100) members. "session per '
+            'member": each member has its own driver and ZooKeeper session '
+            '(what one nova-compute process per host has); "shared '
+            'session": the members of a process share one session. All '
+            'hosts are told to join at once (at most 10 joins in flight per '
+            'process) and run at nice 10, so that the ZooKeeper server and '
+            'the reader (this process, its own session, a watched list) get '
+            'the CPU first, as on separate machines. Join throughput is N '
+            'over the time until the reader sees all N; memory is the RSS '
+            'growth of the host processes (and of the ZooKeeper JVM, heap '
+            '1 GB) from before the join to after it, over N. Then the '
+            'members of whole processes leave at once (`driver.leave`, '
+            'node deleted) and as many again are SIGKILLed (sessions '
+            'expire); convergence is the time until the reader\'s view has '
+            'the new size.')
+        lines.append('')
+        rows = []
+        for r in runs:
+            idle = r.get('idle', {})
+            rows.append([
+                'session per member' if r['mode'] == 'session'
+                else 'shared session', r['n'], r['sessions'],
+                r['processes'], _num(r['join_seconds']),
+                '%.0f' % r['join_per_s'],
+                '%.1f' % (r['rss_per_member'] / 1024.0),
+                '%.1f' % (r['zk_rss_per_member'] / 1024.0),
+                _us(idle.get('hosts_cpu_per_s', 0) / r['n']),
+                _us(idle.get('zk_cpu_per_s', 0) / r['n']),
+                _num(idle.get('zk_requests_per_s'), 1),
+                '%d: %s' % (r['leave'], _num(r['leave_seconds'])),
+                '%d: %s' % (r['leave'], _num(r['crash_seconds'])),
+                r.get('join_failures', 0)])
+        lines.append(table(['mode', 'members', 'sessions', 'processes',
+                            'join s', 'joins/s', 'client RSS KiB/member',
+                            'ZK RSS KiB/member',
+                            'idle client CPU us/s per member',
+                            'idle ZK CPU us/s per member',
+                            'idle ZK requests/s', 'leave at once: s',
+                            'crash at once: s', 'join failures'], rows))
+        lines.append('')
+        for r in runs:
+            if r['mode'] == 'session' and r['n'] < 10000:
+                idle = r.get('idle', {})
+                per = (idle.get('hosts_cpu_per_s', 0) +
+                       idle.get('zk_cpu_per_s', 0)) / r['n']
+                lines.append(
+                    'With a session per member, an idle member costs about '
+                    '%.0f us of CPU per second on this machine (client '
+                    'process and server together: the C client pings after '
+                    'recv_timeout/3, the server answers, and evzookeeper '
+                    'polls each session\'s state once a second), so 10,000 '
+                    'sessions would need about %.1f cores; this machine has '
+                    '%d. An attempt with 10,000 sessions on it (while this '
+                    'benchmark was written, not part of this run) overloaded '
+                    'it: connections timed out, sessions expired and were '
+                    'reopened in a loop. So the session-per-member mode '
+                    'runs with %d members; the shared-session mode carries '
+                    'the full count. On real deployments each nova-compute '
+                    'has its own machine and only the server side (about '
+                    '%.0f us/s per session here) adds up on the ensemble.'
+                    % (per * 1e6, per * 10000, os.cpu_count(), r['n'],
+                       idle.get('zk_cpu_per_s', 0) / r['n'] * 1e6))
+                lines.append('')
+    jute = [v for v in results.values() if _ok(v) and v.get('jute')]
+    if jute:
+        j = jute[0]
+        lines.append('### jute.maxbuffer and the size of a get_children '
+                     'reply')
+        lines.append('')
+        lines.append(
+            'ZooKeeper\'s `jute.maxbuffer` defaults to 0xfffff = %d bytes. '
+            'A reply to getChildren is 16 bytes of header, 4 of vector '
+            'length and 4 + len(name) per child; the Java client refuses a '
+            'reply of jute.maxbuffer bytes or more, so a group holds at most '
+            '(%d - 1 - 20) // (4 + L) members with names of L bytes for a '
+            'Java reader:' % (j['maxbuffer'], j['maxbuffer']))
+        lines.append('')
+        lines.append(table(['name length L', 'max children in one reply'],
+                           [[k, v] for k, v in sorted(
+                               j['limits'].items(), key=lambda i: int(i[0]))]))
+        lines.append('')
+        lines.append('Tested with names of %d bytes (limit %d), members '
+                     'added past it; each reader lists the group after each '
+                     'step:' % (j['name_length'], j['max_children']))
+        lines.append('')
+        rows = []
+        for step in j['steps']:
+            rows.append([step['children'], step['reply_bytes'],
+                         _jute_cell(step['nova_zk_driver']),
+                         _jute_cell(step['kazoo']),
+                         _jute_cell(step['zkcli'])])
+        lines.append(table(['children', 'reply bytes',
+                            'zk driver (C client)', 'kazoo (tooz)',
+                            'zkCli (Java client)'], rows))
+        lines.append('')
+        lines.append(
+            'The ZooKeeper %s server sends the reply whatever its size; the '
+            'C client (this driver) and kazoo read it; the Java client drops '
+            'the connection ("Packet len ... is out of range") and the '
+            'command fails with ConnectionLoss. Host names of 13 characters '
+            '(compute-00001) leave room for about %s members.'
+            % (j.get('zookeeper_version', '').split('-')[0],
+               '{:,}'.format(j['limits'].get('13', 0))))
+        lines.append('')
+    lines.extend(failures + ([''] if failures else []))
+    if plots.get('scale'):
+        lines.append('![scale](%s)' % plots['scale'])
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def _jute_cell(outcome):
+    if outcome.get('ok'):
+        return 'ok, %d' % outcome['children']
+    return 'error: %s' % outcome.get('error', '?')
+
+
+def blocked_section(results, plots):
+    lines = ['## 6. A blocked hub', '',
+             'One member joins (session timeout 4000 ms, tickTime 2000 ms), '
+             'then its process blocks the eventlet hub for 8 s: `sleep` is '
+             'the unpatched time.sleep in a green thread (GIL released), '
+             '`busy` a pure-Python loop (GIL held, handed over every 5 ms). '
+             'A neutral reader (kazoo, real threads, another process) checks '
+             'every 50 ms that the member\'s znode exists. tooz variants: '
+             '`tooz-eventlet` = tooz with `handler=eventlet` (kazoo\'s '
+             'SequentialEventletHandler) in a monkey-patched process; '
+             '`tooz-green-threads` = kazoo\'s default threading handler in '
+             'a monkey-patched process (its threads are green threads, as '
+             'in an eventlet-based OpenStack service); `tooz-threads` = the '
+             'threading handler without monkey patching (real threads).', '']
+    rows = []
+    failures = []
+    for name, r in sorted(results.items(), key=lambda i: _blocked_key(i[0])):
+        if not _ok(r):
+            failures.append(_failed('blocked hub ' + name, r))
+            continue
+        rows.append([r['impl'], r['block'], _num(r['blocked_for'], 1),
+                     'LOST' if r['member_lost'] else 'stayed',
+                     _num(r['gone_at']) if r['gone_at'] is not None else '-',
+                     _num(r['back_at']) if r['back_at'] is not None else
+                     ('never' if r['member_lost'] else '-'),
+                     'yes' if r['session_changed'] else 'no',
+                     'yes' if r['member_at_end'] else 'no',
+                     ', '.join('%s@%.1fs' % (s, t)
+                               for t, s in r.get('worker_states', []))
+                     or '-'])
+    lines.append(table(['implementation', 'block', 'blocked s', 'member',
+                        'gone at s (after block start)', 'back at s',
+                        'new session', 'member at end',
+                        'client states seen'], rows))
+    lines.append('')
+    lines.extend(failures + ([''] if failures else []))
+    if plots.get('blocked'):
+        lines.append('![blocked hub](%s)' % plots['blocked'])
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def _blocked_key(name):
+    impl, _sep, block = name.rpartition('-')
+    order = ['nova-zk', 'tooz-eventlet', 'tooz-green-threads', 'tooz-threads']
+    return (order.index(impl) if impl in order else 9, block)
+
+
+# -- headline -----------------------------------------------------------------
+
+def headline(results):
+    out = []
+    det = results.get('detection', {})
+    med = dict((k, v['kill_summary'].get('median'))
+               for k, v in det.items() if _ok(v) and v.get('kill_summary'))
+    if med:
+        out.append('* Median crash detection: ' + ', '.join(
+            '%s %s s' % (k, _num(med[k])) for k in detection.ORDER
+            if k in med) + '.')
+    lev = dict((k, v['term_summary'].get('median'))
+               for k, v in det.items() if _ok(v) and v.get('term_summary'))
+    if lev:
+        out.append('* Median graceful leave: ' + ', '.join(
+            '%s %s s' % (k, _num(lev[k])) for k in detection.ORDER
+            if k in lev) + '.')
+    load = results.get('load', {})
+    by_n = {}
+    for r in load.values():
+        if _ok(r):
+            by_n.setdefault(r['n'], []).append(r)
+    for n in sorted(by_n):
+        out.append('* Writes/s with N=%d idle workers: ' % n + ', '.join(
+            '%s %s' % (_load_label(r), _num(r['writes_per_s']))
+            for r in sorted(by_n[n], key=_load_order)) + '.')
+    for r in results.get('scale', {}).values():
+        if _ok(r) and not r.get('jute'):
+            out.append('* Scale (%s): %d members joined at %.0f/s; %.1f KiB '
+                       'client RSS per member; %d leaving at once: reader '
+                       'converged in %s s.'
+                       % ('session per member' if r['mode'] == 'session'
+                          else 'shared session', r['n'], r['join_per_s'],
+                          r['rss_per_member'] / 1024.0, r['leave'],
+                          _num(r['leave_seconds'])))
+    blocked = results.get('blocked_hub', {})
+    parts = []
+    for name, r in sorted(blocked.items(), key=lambda i: _blocked_key(i[0])):
+        if _ok(r):
+            parts.append('%s/%s %s' % (r['impl'], r['block'],
+                                       'LOST the member' if r['member_lost']
+                                       else 'stayed'))
+    if parts:
+        out.append('* Hub blocked 8 s (timeout 4 s): ' + '; '.join(parts)
+                   + '.')
+    return '\n'.join(out)
+
+
+# -- build --------------------------------------------------------------------
+
+def build(data, out_dir):
+    """Write results.md, results.json and the PNGs; return the Markdown."""
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, 'results.json'), 'w') as f:
+        json.dump(data, f, indent=1, sort_keys=True, default=str)
+    results = data.get('results', {})
+    figures = {}
+    try:
+        from benchmarks import plots as plotting
+        figures = plotting.make_all(results, out_dir)
+    except Exception as e:  # a plot must not cost the tables
+        figures = {}
+        data.setdefault('notes', []).append('plots failed: %s' % e)
+    m = data.get('machine', {})
+    settings = data.get('settings', {})
+    lines = ['# Benchmarks of the ServiceGroup drivers', '',
+             'Generated by `%s` on %s (%s run, %.1f minutes). Every figure '
+             'and plot below comes from this one run.'
+             % (settings.get('command', 'benchmarks/run.py'),
+                data.get('date', '?'), settings.get('mode', '?'),
+                data.get('total_seconds', 0) / 60.0), '',
+             '## Machine', '',
+             table(['', ''], [
+                 ['CPU', '%s, %s cores' % (m.get('cpu'), m.get('cores'))],
+                 ['RAM', m.get('ram')], ['kernel', m.get('kernel')],
+                 ['OS', m.get('os')], ['Python', m.get('python')],
+                 ['ZooKeeper server', m.get('zookeeper_server')],
+                 ['ZooKeeper C client (libzookeeper-mt2)',
+                  m.get('zookeeper_c_client')],
+                 ['Java', m.get('java')],
+                 ['memcached', m.get('memcached')],
+                 ['SQLite', m.get('sqlite')],
+                 ['PostgreSQL', m.get('postgresql') or 'not run: %s'
+                  % data.get('postgres_note', '?')],
+                 ['eventlet / kazoo / tooz', '%s / %s / %s' % (
+                     m.get('eventlet'), m.get('kazoo'), m.get('tooz'))],
+                 ['SQLAlchemy / pg8000 / python-memcached', '%s / %s / %s' % (
+                     m.get('SQLAlchemy'), m.get('pg8000'),
+                     m.get('python-memcached'))]]), '',
+             'All servers and workers run on this one machine, over '
+             'loopback; the machine may be shared with other work, so '
+             'absolute CPU figures are indicative.', '',
+             '## How workers are simulated', '',
+             '* Crash detection and leave: every worker is a real process, '
+             '`python -m nova.cmd.compute` (db, mc, zk, via '
+             'nova/tests/functional/cloud.py) or one tooz coordinator per '
+             'process (tooz); signals are real.',
+             '* Load, reads: `benchmarks/workerhost.py` runs up to 100 '
+             '(reads: 500) `nova.service.Service` objects per process, each '
+             'with its own services row, heartbeat timer (db, mc) and, for '
+             'the zk load runs, its own ZooKeeperDriver and ZooKeeper '
+             'session; tooz: one coordinator (kazoo client and session) per '
+             'worker, up to 100 per process.',
+             '* Scale: `benchmarks/scale.py` host processes of 500 (quick: '
+             '100) members joined with `ZooKeeperDriver.join`, one session '
+             'per member or one per process.',
+             '* Blocked hub: one worker process per case.', '']
+    if data.get('postgres_note'):
+        lines += ['Note on PostgreSQL: %s' % data['postgres_note'], '']
+    lines += ['## Headline', '', headline(results), '']
+    det = results.get('detection', {})
+    lines.append(detection_section(det, 'kill', '1. Crash detection',
+                                   {'kill': figures.get('detection')}))
+    lines.append(detection_section(det, 'term',
+                                   '2. Graceful leave propagation',
+                                   {'term': figures.get('leave')}))
+    lines.append(load_section(results.get('load', {}), figures))
+    lines.append(reads_section(results.get('reads', {}), figures))
+    lines.append(scale_section(results.get('scale', {}), figures))
+    lines.append(blocked_section(results.get('blocked_hub', {}),
+                                 {'blocked': figures.get('blocked')}))
+    notes = data.get('notes') or []
+    if notes:
+        lines += ['## Notes', ''] + ['* %s' % n for n in notes] + ['']
+    lines += ['## Settings of this run', '', '```',
+              json.dumps(settings, indent=1, sort_keys=True), '```', '']
+    text = '\n'.join(lines)
+    with open(os.path.join(out_dir, 'results.md'), 'w') as f:
+        f.write(text)
+    return text
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime(
+        '%Y-%m-%d %H:%M UTC')
+
+
+if __name__ == '__main__':
+    directory = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+        os.path.dirname(__file__), '..', 'doc', 'benchmarks')
+    with open(os.path.join(directory, 'results.json')) as f:
+        print(build(json.load(f), directory))
