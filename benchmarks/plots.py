@@ -94,6 +94,8 @@ def load_plot(results, out_dir):
             ax2.plot([r['n'] for r in rs],
                      [r.get('requests_per_s') or 0 for r in rs], marker='o',
                      label=key + ' all requests', color=COLORS.get(key))
+        if all(r.get('backend_cpu_per_s') is None for r in rs):
+            continue  # SQLite: no server process
         ax2.plot([r['n'] for r in rs],
                  [r.get('backend_cpu_per_s') or 0 for r in rs], marker='x',
                  linestyle=':', color=COLORS.get(key),
