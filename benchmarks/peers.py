@@ -44,11 +44,24 @@ def ensure_group(coord, group=GROUP):
         pass
 
 
-def join(url, member, group=GROUP, heart=True):
+def join(url, member, group=GROUP, heart=True, attempts=5):
+    """Start a coordinator and join; a lost connection (a busy machine)
+    is retried."""
+    import tooz
+    from tooz import coordination
     coord = coordinator(url, member)
     coord.start(start_heart=heart)
-    ensure_group(coord, group)
-    coord.join_group(group).get()
+    for attempt in range(attempts):
+        try:
+            ensure_group(coord, group)
+            coord.join_group(group).get()
+            return coord
+        except coordination.MemberAlreadyExist:
+            return coord  # the previous attempt made it after all
+        except tooz.ToozError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1)
     return coord
 
 

@@ -661,7 +661,7 @@ def headline(results):
         out.append('* Writes/s with N=%d idle workers: ' % n + ', '.join(
             '%s %s' % (_load_label(r), _num(r['writes_per_s']))
             for r in sorted(by_n[n], key=_load_order)) + '.')
-    for r in results.get('scale', {}).values():
+    for _name, r in sorted(results.get('scale', {}).items()):
         if _ok(r) and not r.get('jute'):
             out.append('* Scale (%s): %d members joined at %.0f/s; %.1f KiB '
                        'client RSS per member; %d leaving at once: reader '

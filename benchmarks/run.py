@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run every benchmark, write doc/benchmarks/results.md and the plots.
 
-    benchmarks/run.py            # the full run (about 30 minutes)
+    benchmarks/run.py            # the full run (about 25 minutes)
     benchmarks/run.py --quick    # a smoke run with small N (under 3 minutes)
     benchmarks/run.py --only detection,load
 
