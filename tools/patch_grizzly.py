@@ -22,7 +22,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 # The driver, its tests and the fixture they start ZooKeeper with.
 FILES = [
     'nova/servicegroup/drivers/zk.py',
-    'nova/tests/servicegroup/test_zk_driver.py',
+    'nova/tests/servicegroup/test_zk_servicegroup.py',
     'nova/tests/zkserver.py',
 ]
 

@@ -28,6 +28,7 @@ Grizzly's nova offers, and the ``zookeeper`` / ``evzookeeper`` APIs of
 zkpython and evzookeeper 0.4.0 (or this project's Python 3 ports of them).
 """
 
+import atexit
 import base64
 import hashlib
 import os
@@ -96,6 +97,12 @@ FIRST_READ_TIMEOUT = 5.0
 POLL_INTERVAL = 0.1
 # A member name is a host or a topic: a column of 255 in the services table.
 MAX_NAME_LENGTH = 255
+# While ZooKeeper is away, a worker says so again this often (seconds):
+# often enough to show in any log window, rare enough not to flood it.
+OUTAGE_LOG_INTERVAL = 60.0
+# After a new session, how long the re-join may take before it is reported
+# as late (the Membership re-creates its node on the CONNECTED event).
+REJOIN_CHECK_TIMEOUT = 10.0
 
 
 class InvalidZooKeeperConfig(exception.NovaException):
@@ -200,6 +207,19 @@ def _zk_log_stream():
     return _LOG_STREAM[0]
 
 
+def unavailable(address):
+    """ServiceGroupUnavailable naming the driver and the ZooKeeper address.
+
+    The message is given whole: Grizzly's template reads ``%(driver)``
+    without the ``s``, which would turn the error into "Exception in string
+    format operation" and lose the address.
+    """
+    driver = 'ZooKeeperDriver (ZooKeeper at %s)' % address
+    return exception.ServiceGroupUnavailable(
+        _('The service from servicegroup driver %s is temporarily '
+          'unavailable.') % driver, driver=driver)
+
+
 def _acl_key(acl):
     return sorted((a['perms'], a['scheme'], a['id']) for a in acl)
 
@@ -279,7 +299,7 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         self._joiners = {}
         self._monitors = {}
         self._group_attempts = set()
-        self._auth_watch = None
+        self._session_watch = None
 
     @property
     def _session(self):
@@ -297,51 +317,141 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
                 except Exception:
                     session.close()
                     raise
-                self._watch_for_new_sessions(session)
+            self._follow(session)
             self._cached_session = session
+            if not _AT_EXIT:
+                # Grizzly's ServiceLauncher ends on SIGTERM without calling
+                # Service.stop(): closing the session at exit still deletes
+                # the member nodes at once instead of a timeout later.
+                _AT_EXIT.append(self)
+                atexit.register(_close_at_exit)
+            else:
+                _AT_EXIT[0] = self
         return self._cached_session
 
-    def _watch_for_new_sessions(self, session):
+    def _follow(self, session):
         spc = evzookeeper_utils.StatePipeCondition()
         session.add_connection_callback(spc)
-        thread = eventlet.spawn(self._authenticate_new_sessions, session,
-                                spc, session.client_id()[0])
-        self._auth_watch = (session, spc, thread)
+        thread = eventlet.spawn(self._follow_session, session, spc)
+        self._session_watch = (session, spc, thread)
 
-    def _authenticate_new_sessions(self, session, spc, authenticated):
-        """Give the credentials to every new session evzookeeper opens.
+    def _follow_session(self, session, spc):
+        """Log the session's outages; authenticate and re-join new sessions.
 
-        After an expiry evzookeeper opens a new ZooKeeper session by itself.
-        evzookeeper 0.4.0 does not add the credentials to it, so its
-        Membership's re-join fails with NoAuth under nova's ACL and the
-        worker stays out of its group: add them, then re-join.  The Python 3
-        port carries them over (adding them twice is harmless) and its
-        Membership, which has no refresh(), re-joins on its own.
+        An operator must see in the log, at the default level, when a worker
+        loses ZooKeeper, that it is still away (every OUTAGE_LOG_INTERVAL:
+        while connections are refused the C client reports no new state),
+        and when it is back, with or without its session.  After an expiry
+        evzookeeper opens a new session by itself; 0.4.0 does not add the
+        credentials to it, so its Membership's re-join would fail with
+        NoAuth under nova's ACL: add them, then re-join.
         """
+        session_id = None    # the session of the last CONNECTED state
+        away_since = time.time()
+        last_said = away_since
         while True:
+            timeout = OUTAGE_LOG_INTERVAL if away_since is not None else None
             try:
-                state = spc.wait_and_get()[2]
+                state = spc.wait_and_get(timeout)[2]
+            except eventlet.Timeout:
+                now = time.time()
+                if now - last_said >= OUTAGE_LOG_INTERVAL:
+                    LOG.warn(_('ZooKeeperDriver: ZooKeeper at %(addr)s still '
+                               'unreachable, for %(s)d s now'),
+                             {'addr': self._address, 's': now - away_since})
+                    last_said = now
+                continue
             except Exception:
                 return  # the condition was closed: cleanup()
-            if state != zookeeper.CONNECTED_STATE:
-                continue
-            try:
-                session_id = session.client_id()[0]
-                if session_id == authenticated:
+            if state == zookeeper.CONNECTED_STATE:
+                new_id = self._session_id(session)
+                if new_id == session_id and away_since is None:
                     continue
+                self._connected(session, session_id, new_id, away_since)
+                session_id, away_since = new_id, None
+            elif state == zookeeper.EXPIRED_SESSION_STATE:
+                LOG.warn(_('ZooKeeperDriver: ZooKeeper session %(sid)s '
+                           'expired: ZooKeeper removed this process\'s '
+                           'members; opening a new session to %(addr)s'),
+                         {'sid': _hex(session_id), 'addr': self._address})
+                away_since = away_since or time.time()
+                last_said = time.time()
+            elif state == zookeeper.AUTH_FAILED_STATE:
+                LOG.error(_('ZooKeeperDriver: ZooKeeper at %s refused the '
+                            'credentials ([zookeeper] auth_digest)'),
+                          self._address)
+            elif away_since is None:
+                away_since = last_said = time.time()
+                LOG.warn(_('ZooKeeperDriver: lost the connection to '
+                           'ZooKeeper at %(addr)s (session %(sid)s); its '
+                           'members stay up until the session times out'),
+                         {'addr': self._address, 'sid': _hex(session_id)})
+
+    def _connected(self, session, old_id, new_id, away_since):
+        if old_id is None:
+            LOG.info(_('ZooKeeperDriver: connected to ZooKeeper at %(addr)s, '
+                       'session %(sid)s'),
+                     {'addr': self._address, 'sid': _hex(new_id)})
+            return
+        away = time.time() - (away_since or time.time())
+        if new_id == old_id:
+            LOG.warn(_('ZooKeeperDriver: reconnected to ZooKeeper at '
+                       '%(addr)s after %(s).1f s; session %(sid)s survived, '
+                       'the members stayed up'),
+                     {'addr': self._address, 's': away, 'sid': _hex(new_id)})
+            return
+        LOG.warn(_('ZooKeeperDriver: reconnected to ZooKeeper at %(addr)s '
+                   'after %(s).1f s with a new session %(new)s (%(old)s '
+                   'expired); re-joining'),
+                 {'addr': self._address, 's': away, 'new': _hex(new_id),
+                  'old': _hex(old_id)})
+        if self._credentials is not None:
+            try:
                 session.add_auth('digest', self._credentials)
             except Exception as e:
                 # Never the exception's text: it could hold the secret.
                 LOG.error(_('ZooKeeperDriver: cannot authenticate the new '
                             'ZooKeeper session: %s'), type(e).__name__)
-                continue
-            authenticated = session_id
-            LOG.info(_('ZooKeeperDriver: authenticated the new ZooKeeper '
-                       'session %x'), session_id)
-            for member in list(self._memberships.values()):
-                refresh = getattr(member, 'refresh', None)
-                if refresh is not None:
-                    refresh(quiet=True)
+                return
+        for member in list(self._memberships.values()):
+            refresh = getattr(member, 'refresh', None)
+            if refresh is not None:
+                refresh(quiet=True)
+        self._report_rejoin(session, new_id)
+
+    def _report_rejoin(self, session, session_id):
+        """Say which members are back under the new session, and which not."""
+        deadline = time.time() + REJOIN_CHECK_TIMEOUT
+        pending = dict(self._memberships)
+        while pending:
+            for (group, member_id) in list(pending):
+                node = (self._group_path(group) +
+                        _znode(u"/" + _text(member_id)))
+                try:
+                    stat = session.exists(node)
+                except Exception:
+                    stat = None
+                if stat and stat.get('ephemeralOwner') == session_id:
+                    del pending[(group, member_id)]
+                    LOG.warn(_('ZooKeeperDriver: %(id)s re-joined the %(gr)s '
+                               'group (session %(sid)s)'),
+                             {'id': member_id, 'gr': group,
+                              'sid': _hex(session_id)})
+            if not pending or time.time() >= deadline:
+                break
+            eventlet.sleep(POLL_INTERVAL)
+        for group, member_id in pending:
+            LOG.error(_('ZooKeeperDriver: %(id)s has not re-joined the '
+                        '%(gr)s group %(t)d s after the new session'),
+                      {'id': member_id, 'gr': group,
+                       't': REJOIN_CHECK_TIMEOUT})
+
+    @staticmethod
+    def _session_id(session):
+        try:
+            return session.client_id()[0]
+        except Exception:
+            return None
 
     def _group_path(self, group):
         return _znode(u'%s/%s' % (_text(self._prefix.rstrip('/')),
@@ -594,9 +704,7 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
                 LOG.error(_('ZooKeeperDriver: cannot read the %(gr)s group '
                             'from ZooKeeper at %(addr)s: %(err)s'),
                           {'gr': group_id, 'addr': self._address, 'err': e})
-                raise exception.ServiceGroupUnavailable(
-                    driver='ZooKeeperDriver (ZooKeeper at %s)'
-                    % self._address)
+                raise unavailable(self._address)
             self._monitors[group_id] = monitor
             # When initialized for the first time, it takes a while to
             # retrieve all members from zookeeper; wait a bounded time for
@@ -606,8 +714,7 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
                 eventlet.sleep(POLL_INTERVAL)
         all_members = monitor.get_all()
         if all_members is None:
-            raise exception.ServiceGroupUnavailable(
-                driver='ZooKeeperDriver (ZooKeeper at %s)' % self._address)
+            raise unavailable(self._address)
         return [_text(name) for name in all_members]
 
     def cleanup(self):
@@ -617,11 +724,11 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
             return
         for group, member_id in list(self._memberships) + list(self._joiners):
             self.leave(member_id, group)
-        if self._auth_watch is not None:
-            auth_session, spc, thread = self._auth_watch
+        if self._session_watch is not None:
+            watched, spc, thread = self._session_watch
             thread.kill()
             try:
-                auth_session.remove_connection_callback(spc)
+                watched.remove_connection_callback(spc)
             except KeyError:
                 pass
             spc.close()
@@ -629,6 +736,33 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         if session is not None:
             session.close()
         self._reset()
+
+
+def _hex(session_id):
+    return '0x%x' % session_id if session_id else 'none'
+
+
+# The driver whose session is closed at exit (one per process).
+_AT_EXIT = []
+
+
+def _close_at_exit():
+    """Close the session, which deletes this process's member nodes now.
+
+    Only the session is closed, the members are not left one by one: at
+    exit the green threads that would wait for each reply may be gone.
+    """
+    driver = _AT_EXIT[0] if _AT_EXIT else None
+    if driver is None or driver._pid != os.getpid():
+        return
+    session, driver._cached_session = driver._cached_session, None
+    if session is None:
+        return
+    try:
+        session.close()
+    except Exception as e:
+        LOG.warn(_('ZooKeeperDriver: closing the ZooKeeper session at exit '
+                   'failed: %s'), e)
 
 
 class FakeLoopingCall(utils.LoopingCallBase):

@@ -26,6 +26,7 @@ original cannot do what the port does, the test says so and checks what the
 original does deliver (``ORIGINAL_LIBS``).
 """
 
+import atexit
 import os
 import signal
 import subprocess
@@ -35,6 +36,7 @@ import traceback
 
 import eventlet
 import evzookeeper
+import fixtures
 import zookeeper
 
 import nova
@@ -138,26 +140,33 @@ def wait_for(predicate, timeout, interval=0.05):
     return predicate()
 
 
-def setup_module():
+def zk_server():
+    """The module's ZooKeeper server: started on first use, stopped at exit.
+
+    Not nose's setup_module: Grizzly's own runner (testr, testtools) never
+    calls it, and each of testr's worker processes needs its own server.
+    """
     global ZK
-    ZK = zkserver.ZooKeeperServer(tick_time=TICK_MS)
-    ZK.start()
-
-
-def teardown_module():
-    if ZK is not None:
-        ZK.cleanup()
+    if ZK is None:
+        server = zkserver.ZooKeeperServer(tick_time=TICK_MS)
+        server.start()
+        atexit.register(server.cleanup)
+        ZK = server
+    return ZK
 
 
 class ZKServiceGroupTestCase(test.TestCase):
 
     def setUp(self):
         super(ZKServiceGroupTestCase, self).setUp()
+        # Grizzly's nova.test.TestCase has no state_path of its own.
+        self.tmp_dir = self.useFixture(fixtures.TempDir()).path
+        self.zk_address = zk_server().address
         servicegroup.API._driver = None
         from nova.servicegroup.drivers import zk
         self.zk = zk
         self.flags(servicegroup_driver='zk')
-        self.flags(address=ZK.address, recv_timeout=RECV_TIMEOUT_MS,
+        self.flags(address=self.zk_address, recv_timeout=RECV_TIMEOUT_MS,
                    sg_retry_interval=1, group="zookeeper")
         self.prefix = '/sg-%s' % self.id().rsplit('.', 1)[-1]
         self.flags(sg_prefix=self.prefix, group='zookeeper')
@@ -203,7 +212,7 @@ class ZKServiceGroupTestCase(test.TestCase):
         api.join('hostX', 'compute')
         # The driver's log stream: zkpython keeps the FILE* of the last
         # stream it was given (see zk._zk_log_stream).
-        session = evzookeeper.ZKSession(ZK.address, timeout=10,
+        session = evzookeeper.ZKSession(self.zk_address, timeout=10,
                                         recv_timeout=RECV_TIMEOUT_MS,
                                         zklog_fd=self.zk._zk_log_stream())
         self.addCleanup(session.close)
@@ -288,7 +297,7 @@ class ZKServiceGroupTestCase(test.TestCase):
 
     def _holder(self, group, host):
         proc = subprocess.Popen(
-            [sys.executable, '-c', HOLDER, ZK.address, self.prefix, group,
+            [sys.executable, '-c', HOLDER, self.zk_address, self.prefix, group,
              host], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
         line = proc.stdout.readline()
@@ -298,13 +307,13 @@ class ZKServiceGroupTestCase(test.TestCase):
 
     def _worker(self, topic, host):
         """Start a worker process; return it once it has joined."""
-        log_path = os.path.join(self.state_path, 'worker-%s.log' % host)
+        log_path = os.path.join(self.tmp_dir, 'worker-%s.log' % host)
         env = dict(os.environ)
         env['PYTHONPATH'] = os.pathsep.join(
             [NOVA_ROOT] + [p for p in [env.get('PYTHONPATH')] if p])
         with open(log_path, 'w') as log:
             proc = subprocess.Popen(
-                [sys.executable, '-c', WORKER, ZK.address,
+                [sys.executable, '-c', WORKER, self.zk_address,
                  str(RECV_TIMEOUT_MS), self.prefix, topic, host],
                 stdout=subprocess.PIPE, stderr=log, env=env)
 
@@ -408,7 +417,7 @@ class ZKServiceGroupTestCase(test.TestCase):
         api = servicegroup.API()
         api.join('parent', 'compute')
         self.assertEqual(['parent'], api.get_all('compute'))
-        child_log = os.path.join(self.state_path, 'child.log')
+        child_log = os.path.join(self.tmp_dir, 'child.log')
         pid = os.fork()
         if pid == 0:
             code = 1
