@@ -960,6 +960,28 @@ class TestResources(unittest.TestCase):
             zookeeper.aexists(handle, '/zookeeper', Watch(), Result())
         self.assertEqual(zookeeper.OK, zookeeper.close(handle))
 
+    def test_closed_handles_threads_leave_threading_enumerate(self):
+        # A callback that asks for current_thread() (as logging does)
+        # registers a dummy Thread for the C thread; it must go when the
+        # handle's threads end, not linger (Python <= 3.12) or wait for a
+        # callback from some other new thread (3.13, through cffi).
+        seen = []
+
+        def watcher(handle, type_, state, path):
+            seen.append(threading.current_thread())
+
+        handle = zookeeper.init(SERVER.address, watcher, TIMEOUT)
+        wait_until(lambda: seen, 10, 'the session watcher')
+        result = Result()
+        zookeeper.aexists(handle, '/', None, result)
+        result.wait()
+        dummies = set([seen[0].ident, result.thread.ident])
+        for thread in (seen[0], result.thread):
+            self.assertIn(thread, threading.enumerate())
+        zookeeper.close(handle)
+        self.assertEqual(set(), dummies & set(
+            t.ident for t in threading.enumerate()))
+
     def test_no_fd_or_thread_leak_over_50_sessions(self):
         self._cycle(True)      # warm up (lazy allocations, first callbacks)
         fds, tasks = fd_count(), task_count()

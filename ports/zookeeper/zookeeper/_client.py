@@ -45,12 +45,21 @@ Callbacks
     completion that only its own thread can deliver): both raise
     ZooKeeperException when called from a callback.
 
+Threads
+    A callback that asks for ``threading.current_thread()`` (logging does)
+    registers a dummy Thread for the C thread.  Python 3.13 unregisters it
+    when the thread's state is freed, which cffi defers until a callback
+    comes from some new thread; Python <= 3.12 never does.  ``close``
+    unregisters the dummies of the threads it joined, so that
+    ``threading.enumerate()`` lists no thread that has ended.
+
 Locks
     Internal locks are the interpreter's real OS locks even after eventlet's
     monkey patching, because the C threads take them too.
 """
 
 import atexit
+import builtins
 import contextlib
 import fcntl
 import io
@@ -118,7 +127,8 @@ _WATCH_KEPT_EXISTS = frozenset([C.OK, C.NONODE])  # aexists
 
 
 class _Handle(object):
-    __slots__ = ('id', 'zh', 'closing', 'inflight', 'session_key', 'ready')
+    __slots__ = ('id', 'zh', 'closing', 'inflight', 'session_key', 'ready',
+                 'threads')
 
     def __init__(self, hid):
         self.id = hid
@@ -127,6 +137,8 @@ class _Handle(object):
         self.inflight = 0
         self.session_key = 0
         self.ready = _allocate_lock()   # held while zookeeper_init runs
+        # Idents of the threads that called back ("set" is zookeeper.set).
+        self.threads = builtins.set()
 
 
 class _Context(object):
@@ -184,6 +196,29 @@ def _context_count(handle=None):
 
 def _in_callback():
     return getattr(_tls, 'depth', 0) > 0
+
+
+def _note_thread(handle):
+    """Remember that the current thread called back for a handle.
+
+    The caller holds _lock.
+    """
+    h = _handles.get(handle)
+    if h is not None:
+        h.threads.add(_thread.get_ident())
+
+
+def _forget_dummy_threads(idents):
+    """Unregister the dummy Thread objects of C threads that have ended."""
+    active = getattr(threading, '_active', None)
+    guard = getattr(threading, '_active_limbo_lock', None)
+    dummy = getattr(threading, '_DummyThread', None)
+    if active is None or guard is None or dummy is None:  # pragma: no cover
+        return
+    with guard:
+        for ident in idents:
+            if isinstance(active.get(ident), dummy):
+                del active[ident]
 
 
 # --------------------------------------------------------------------------
@@ -255,6 +290,7 @@ def _take_completion(data, rc):
         ctx = _contexts.pop(key, None)
         if ctx is None:
             return None
+        _note_thread(ctx.handle)
         if ctx.watch_key and rc not in ctx.watch_kept:
             _contexts.pop(ctx.watch_key, None)
     return ctx
@@ -269,6 +305,7 @@ def _watcher_dispatch(zh, type_, state, path, watcher_ctx):
         ctx = _contexts.get(key)
         if ctx is None:
             return
+        _note_thread(ctx.handle)
         if ctx.kind == _WATCH and (type_ != C.SESSION_EVENT or
                                    state in _FINAL_STATES):
             del _contexts[key]          # one-shot
@@ -590,6 +627,8 @@ def close(handle):
                           if c.handle == h.id)
             _drop_contexts(h.id)
             h.zh = None
+        # zookeeper_close joined the handle's threads.
+        _forget_dummy_threads(h.threads)
         # The multi-threaded C client drops the completions it had queued
         # but not yet run when it is closed: complete them here, so that
         # every completion is called exactly once (and synchronous callers
