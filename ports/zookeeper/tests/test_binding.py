@@ -622,12 +622,35 @@ class TestOperations(BindingTestCase):
                           h, path + '/x', b'', None)
         self.assertRaises(zookeeper.InvalidACLException, zookeeper.acreate,
                           h, path + '/x', b'', [{'perms': 31}])
-        # Data is bytes; paths are str.
-        self.assertRaises(TypeError, zookeeper.create, h, path + '/s', 'str',
+        # Data is bytes or str; paths are str.
+        self.assertRaises(TypeError, zookeeper.create, h, path + '/s', 42,
                           ACL)
-        self.assertRaises(TypeError, zookeeper.aset, h, path, 'str')
+        self.assertRaises(TypeError, zookeeper.aset, h, path, 4.2)
+        self.assertRaises(TypeError, zookeeper.set, h, path, ['x'])
         self.assertRaises(TypeError, zookeeper.get, h, path.encode())
+        self.assertIsNone(zookeeper.exists(h, path + '/s'))
         self.assertEqual(1, _client._context_count(h))
+
+    def test_str_data_is_sent_as_utf8_and_read_back_as_bytes(self):
+        h = self.zk.handle
+        node = self.root + '/text'
+        self.assertEqual(node, zookeeper.create(h, node, 'h\u00e9llo', ACL))
+        self.assertEqual('h\u00e9llo'.encode('utf-8'),
+                         zookeeper.get(h, node)[0])
+        zookeeper.set(h, node, '\u2603')
+        self.assertEqual(b'\xe2\x98\x83', zookeeper.get(h, node)[0])
+        self.assertEqual(3, zookeeper.set2(h, node, 'abc')['dataLength'])
+        result = Result()
+        zookeeper.aset(h, node, 'async \u00e9', -1, result)
+        self.assertEqual(zookeeper.OK, result.wait()[1])
+        result = Result()
+        zookeeper.acreate(h, node + '/a', '\u00e9', ACL, 0, result)
+        self.assertEqual(zookeeper.OK, result.wait()[1])
+        result = Result()
+        zookeeper.aget(h, node, None, result)
+        self.assertEqual(b'async \xc3\xa9', result.wait()[2])
+        self.assertEqual((b'\xc3\xa9', 2), (lambda d, st: (
+            d, st['dataLength']))(*zookeeper.get(h, node + '/a')))
 
     def test_child_watcher_fires_once_on_create(self):
         h = self.zk.handle

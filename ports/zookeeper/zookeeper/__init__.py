@@ -47,10 +47,11 @@ Logging of the C library
     with LOG_LEVEL_ERROR/WARN/INFO/DEBUG, ``deterministic_conn_order(bool)``.
 
 Values
-    Paths and ACL fields are str; node data is bytes (a str raises
-    TypeError: encode it; None creates a node without data, read back as
-    b'').  An ACL is a list of dicts {"perms": int, "scheme": str, "id":
-    str}; ``ZOO_OPEN_ACL_UNSAFE`` is the world:anyone entry.  A stat is a
+    Paths and ACL fields are str.  Node data is given as bytes or str (sent
+    as UTF-8) and always read back as bytes; None creates a node without
+    data, read back as b''.  An ACL is a list of dicts {"perms": int,
+    "scheme": str, "id": str}; ``ZOO_OPEN_ACL_UNSAFE`` is the world:anyone
+    entry.  A stat is a
     dict with keys czxid, mzxid, ctime, mtime, version, cversion, aversion,
     ephemeralOwner, dataLength, numChildren, pzxid.
 

@@ -395,9 +395,11 @@ def _cdata(value):
         value = bytes(value)
         return value, len(value)
     if isinstance(value, str):
-        raise TypeError('node data must be bytes, not str: encode it first '
-                        '(e.g. value.encode("utf-8"))')
-    raise TypeError('node data must be bytes, not %s' % type(value).__name__)
+        # zkpython on Python 3 takes str data as UTF-8.
+        value = value.encode('utf-8')
+        return value, len(value)
+    raise TypeError('node data must be bytes or str, not %s'
+                    % type(value).__name__)
 
 
 def _int(value, what):
