@@ -11,10 +11,11 @@ function usage {
   echo "  -f, --force              Force a clean re-build of the virtual environment"
   echo "  -p, --pep8               Just run the style check (flake8)"
   echo "  -c, --coverage           Generate coverage report"
-  echo "  -2, --py27               The Python 2.7 lane instead: build .venv27 with the original"
-  echo "                           zkpython/evzookeeper 0.4.0 (tools/py27/build_venv.sh), patch"
-  echo "                           a Grizzly-shaped copy of nova/ (tools/patch_grizzly.py) and"
-  echo "                           run its servicegroup tests there (tools/py27/run_lane.sh)."
+  echo "  -2, --py27               The Python 2.7 lane instead: build .venv27 with Grizzly's"
+  echo "                           requirements and the original zkpython/evzookeeper 0.4.0,"
+  echo "                           patch the real Grizzly 2013.1.5 tree (tools/patch_grizzly.py),"
+  echo "                           run its servicegroup tests with Grizzly's runner and an"
+  echo "                           end-to-end with its binaries (tools/py27/run_lane.sh)."
   echo "                           Fails when there is no Python 2.7; without -2 it never runs."
   echo "  -h, --help               Print this usage message"
   echo ""
@@ -49,7 +50,7 @@ done
 cd "$(dirname "$0")"
 
 if [ $py27 -eq 1 ]; then
-  # TESTS are then nose names inside the patched tree.
+  # TESTS are then testr filters inside the patched tree.
   exec tools/py27/run_lane.sh "${testargs[@]}"
 fi
 TESTS_DEFAULT=(nova/tests ports/zookeeper/tests ports/evzookeeper/tests)

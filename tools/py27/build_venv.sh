@@ -2,7 +2,8 @@
 # Build a Python 2.7 virtualenv with the ORIGINAL libraries of the Grizzly
 # ZooKeeper ServiceGroup driver: zkpython (the C `zookeeper` module, compiled
 # here against the system ZooKeeper C client), evzookeeper 0.4.0,
-# eventlet 0.16.1, oslo.config 1.x and the rest of tools/py27/requirements-py27.txt.
+# and Grizzly 2013.1.5's own requirements (tools/py27/requirements-py27.txt),
+# with an SQLite hook that Grizzly's migrations need.
 #
 # Usage: tools/py27/build_venv.sh [VENV_DIR]      (default: <repo>/.venv27)
 #
@@ -120,6 +121,14 @@ log "ZooKeeper C client $ZOO_VERSION, headers in $ZK_INCLUDE"
 
 # ---- 3. virtualenv -------------------------------------------------------------
 venv_ok() { is_py27 "$VENV/bin/python" && "$VENV/bin/python" -m pip --version >/dev/null 2>&1; }
+# A virtualenv built from other pins is rebuilt, not patched over: pip
+# would leave the packages no longer pinned behind.
+STAMP="$VENV/.requirements.sha1"
+WANT=$(cat "$REQS" "$HERE/sqlite_legacy_alter_table.py" | sha1sum | cut -d' ' -f1)
+if [ -d "$VENV" ] && venv_ok && [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+    log "the pins changed since $VENV was built: rebuilding it"
+    rm -rf "$VENV"
+fi
 
 if venv_ok; then
     log "reusing the virtualenv $VENV"
@@ -202,6 +211,18 @@ if ! out=$($VPIP check 2>&1); then
     log "pip check failed"
     exit 1
 fi
+
+# Grizzly's migrations need SQLite's legacy ALTER TABLE (SQLite >= 3.26).
+SITE=$("$VENV/bin/python" -c 'import distutils.sysconfig as s; print(s.get_python_lib())')
+cp "$HERE/sqlite_legacy_alter_table.py" "$SITE/"
+echo "import sqlite_legacy_alter_table" > "$SITE/sqlite_legacy_alter_table.pth"
+"$VENV/bin/python" -c '
+import sqlite3
+c = sqlite3.connect(":memory:")
+assert c.execute("PRAGMA legacy_alter_table").fetchone()[0] == 1
+' || { log "the SQLite legacy_alter_table hook does not work"; exit 1; }
+
+echo "$WANT" > "$STAMP"
 
 # ---- 5. report -------------------------------------------------------------
 "$VENV/bin/python" - <<'EOF'

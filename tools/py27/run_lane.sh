@@ -1,19 +1,27 @@
 #!/bin/bash
-# The Python 2.7 lane: the zk driver, patched into a Grizzly-shaped tree, on
-# the ORIGINAL libraries (zkpython, evzookeeper 0.4.0, eventlet 0.16.1).
+# The Python 2.7 lane: the zk driver patched into the REAL Grizzly 2013.1.5
+# tree, on Grizzly's own requirements and the ORIGINAL zkpython and
+# evzookeeper 0.4.0, run with Grizzly's own runner and binaries.
 #
-#   tools/py27/run_lane.sh [nose names...]      (run_tests.sh --py27 / -2)
+#   tools/py27/run_lane.sh [testr filters...]     (run_tests.sh --py27 / -2)
 #
 # 1. builds or refreshes the Python 2.7 virtualenv (tools/py27/build_venv.sh;
 #    VENV27 overrides its place, default <repo>/.venv27);
-# 2. makes a Grizzly-shaped tree in a temporary directory (this project's
-#    nova/ without the driver's file set: grizzly_shaped_tree() of
-#    nova/tests/test_patch_grizzly.py) and applies tools/patch_grizzly.py;
-# 3. checks, from inside that tree, that `zookeeper` and `evzookeeper` come
-#    from the virtualenv's site-packages and not from ports/, and prints
-#    their paths and versions;
-# 4. runs the patched servicegroup tests with the virtualenv's nose; the
-#    last line is tools/count_results.py's "N passed, N failed, N skipped".
+# 2. unpacks ../shared/grizzly/nova-2013.1.5.tar.gz into a temporary folder,
+#    makes it a git checkout at tag 2013.1.5 (what an operator has; Grizzly's
+#    setup.py takes its version from git) and runs tools/patch_grizzly.py on
+#    it, as doc/grizzly.md tells operators to;
+# 3. checks that the tree imports zookeeper / evzookeeper from the
+#    virtualenv (the originals), not from this project's ports/;
+# 4. starts ZooKeeper on 127.0.0.1:2181 (Grizzly's own test_zk_driver.py
+#    connects to localhost:2181) and runs Grizzly's run_tests.sh -N
+#    nova.tests.servicegroup: Grizzly's test_db_servicegroup,
+#    test_mc_servicegroup and test_zk_driver and the patch's
+#    test_zk_servicegroup, under testr; prints the results per file and fails
+#    on any failure or skip;
+# 5. runs the operator's end-to-end with Grizzly's bin/nova-manage and
+#    bin/nova-compute (tools/py27/grizzly_e2e.py).
+# The last line is "N passed, N failed, N skipped" over 4 and 5.
 #
 # Exit status: 0 all passed; 3 no Python 2.7 interpreter; 4 missing
 # ZooKeeper C client or compiler; 1 anything else (a failed test included).
@@ -22,23 +30,19 @@ set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 VENV=${VENV27:-$REPO/.venv27}
+TARBALL=${GRIZZLY_TARBALL:-$REPO/../shared/grizzly/nova-2013.1.5.tar.gz}
 START=$SECONDS
-# The patched tests of nova/tests/servicegroup that apply to a Grizzly
-# checkout: the zk driver's (the patched file) and the API's and db
-# driver's, which the patch must not break.
-TESTS_DEFAULT=(nova/tests/servicegroup/test_zk_driver.py
-               nova/tests/servicegroup/test_api.py
-               nova/tests/servicegroup/test_db_servicegroup.py)
 
 say() { echo "py27 lane: $*" >&2; }
 
 # Nothing from the caller's Python setup may leak in: run_tests.sh -N puts
 # ports/ on PYTHONPATH, which would hide the originals.
 unset PYTHONPATH PYTHONHOME PYTHONSTARTUP PYTHONUSERBASE
-export PYTHONNOUSERSITE=1 PYTHONDONTWRITEBYTECODE=1
+export PYTHONNOUSERSITE=1
+# cryptography 3.3 warns on every start that Python 2 is deprecated.
+export PYTHONWARNINGS="ignore:Python 2 is no longer supported"
 
 # ---- 1. the virtualenv ----------------------------------------------------
-# (pip -q: only errors, not a "Requirement already satisfied" per pin)
 PIP_QUIET=${PIP_QUIET:-1} "$HERE/build_venv.sh" "$VENV"
 rc=$?
 case $rc in
@@ -46,10 +50,9 @@ case $rc in
     3)
         cat >&2 <<'EOF'
 py27 lane: NOT RUN: there is no Python 2.7 interpreter on this machine.
-  The lane tests the zk driver on Python 2.7 with the original zkpython and
+  The lane runs Grizzly 2013.1.5 on Python 2.7 with the original zkpython and
   evzookeeper 0.4.0, so it needs a CPython 2.7 with headers and pip
   (Debian 12 ships none): `pyenv install 2.7.18`, or PYTHON27=/path/to/python2.7.
-  It fails because --py27 was asked for; ./run_tests.sh alone skips the lane.
 EOF
         exit 3;;
     *)
@@ -57,21 +60,25 @@ EOF
         exit $rc;;
 esac
 PY="$VENV/bin/python"
+export PATH="$VENV/bin:$PATH"     # Grizzly's run_tests.sh -N calls `python`
 
-for need in java; do
-    command -v $need >/dev/null || say "$need not found; run tools/install_deps.sh"
-done
+[ -f "$TARBALL" ] || { say "the Grizzly tree $TARBALL is missing"; exit 1; }
+command -v java >/dev/null || { say "java not found; run tools/install_deps.sh"; exit 1; }
 
-# ---- 2. a Grizzly-shaped tree, patched -----------------------------------
+# ---- 2. the real tree, patched ---------------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/nova-py27-lane.XXXXXX") || exit 1
-trap 'rm -rf "$WORK"' EXIT
-TREE="$WORK/tree"
-(cd "$REPO" && "$PY" -c '
-import sys
-sys.path.insert(0, ".")
-from nova.tests.test_patch_grizzly import grizzly_shaped_tree
-grizzly_shaped_tree(sys.argv[1])
-' "$TREE") || { say "cannot make the Grizzly-shaped tree"; exit 1; }
+ZKDIR="$WORK/zk2181"
+TREE="$WORK/nova-2013.1.5"
+cleanup() {
+    [ -d "$TREE" ] && (cd "$TREE" && "$PY" -m nova.tests.zkserver stop --dir "$ZKDIR" >/dev/null 2>&1)
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+tar -xzf "$TARBALL" -C "$WORK" || { say "cannot unpack $TARBALL"; exit 1; }
+(cd "$TREE" && git init -q && git add -A &&
+    git -c user.name=lane -c user.email=lane@localhost commit -qm 2013.1.5 &&
+    git tag 2013.1.5) || { say "cannot make $TREE a git checkout"; exit 1; }
+say "Grizzly 2013.1.5 unpacked into $TREE"
 "$PY" "$REPO/tools/patch_grizzly.py" "$TREE" | sed -n '/^\(add\|replace\|keep\) /p' >&2
 [ "${PIPESTATUS[0]}" = 0 ] || { say "tools/patch_grizzly.py $TREE failed"; exit 1; }
 
@@ -81,8 +88,6 @@ cd "$TREE" || exit 1
 from __future__ import print_function
 import os
 import sys
-import warnings
-warnings.simplefilter('ignore', DeprecationWarning)
 import pkg_resources
 
 venv, repo = sys.argv[1:3]
@@ -96,7 +101,7 @@ import evzookeeper
 from evzookeeper import membership
 import zookeeper
 from nova.servicegroup.drivers import zk
-from nova.tests.servicegroup import test_zk_driver
+from nova.tests.servicegroup import test_zk_servicegroup
 
 
 def where(module):
@@ -123,19 +128,51 @@ for name, what, module, home in rows:
         problems.append('%s comes from %s, not from %s' % (name, path, home))
     if path.startswith(ports + os.sep):
         problems.append('%s is this project\'s port (%s)' % (name, path))
-if not test_zk_driver.ORIGINAL_LIBS:
-    problems.append('test_zk_driver.ORIGINAL_LIBS is false')
-print('  test_zk_driver.ORIGINAL_LIBS = %s' % test_zk_driver.ORIGINAL_LIBS)
+if not test_zk_servicegroup.ORIGINAL_LIBS:
+    problems.append('test_zk_servicegroup.ORIGINAL_LIBS is false')
 for problem in problems:
     print('py27 lane: %s' % problem, file=sys.stderr)
 sys.exit(1 if problems else 0)
 EOF
 
-# ---- 4. the tests -----------------------------------------------------------
-tests=("$@")
-[ ${#tests[@]} -eq 0 ] && tests=("${TESTS_DEFAULT[@]}")
-xunit="$WORK/xunit.xml"
-"$PY" -m nose -v --with-xunit --xunit-file="$xunit" "${tests[@]}"
-rc=$?
+# ---- 4. Grizzly's runner on the servicegroup tests --------------------------
+"$PY" -c 'import socket; socket.create_connection(("127.0.0.1", 2181), 1)' 2>/dev/null && {
+    say "127.0.0.1:2181 is in use; Grizzly's own test_zk_driver.py needs it for its server (stop the ZooKeeper there)"; exit 1; }
+("$PY" -m nova.tests.zkserver start --port 2181 --tick-time 2000 \
+    --dir "$ZKDIR") >&2 || { say "cannot start ZooKeeper on 127.0.0.1:2181 (in use?)"; exit 1; }
+filters=("$@")
+[ ${#filters[@]} -eq 0 ] && filters=(nova.tests.servicegroup)
+say "running Grizzly's ./run_tests.sh -N ${filters[*]}"
+./run_tests.sh -N "${filters[@]}" > "$WORK/run_tests.log" 2>&1
+runner_rc=$?
+grep -v -e '^nova\.tests\.[^ ]*$' -e CryptographyDeprecationWarning \
+    -e 'from cryptography import' "$WORK/run_tests.log" | tail -n 30
+testr last --subunit > "$WORK/servicegroup.subunit" 2>/dev/null
+"$PY" "$HERE/subunit_report.py" "$WORK/servicegroup.subunit" "$runner_rc" \
+    ${LANE_EXPECT:-test_db_servicegroup test_mc_servicegroup test_zk_driver test_zk_servicegroup} \
+    | tee "$WORK/units.txt"
+units_rc=${PIPESTATUS[0]}
+"$PY" -m nova.tests.zkserver stop --dir "$ZKDIR" >&2
+
+# ---- 5. the operator's end-to-end ------------------------------------------
+say "end-to-end with Grizzly's bin/nova-manage and bin/nova-compute"
+"$PY" "$HERE/grizzly_e2e.py" "$TREE" | tee "$WORK/e2e.txt"
+e2e_rc=${PIPESTATUS[0]}
+
 say "done in $((SECONDS - START)) s (virtualenv refresh included)"
-"$PY" "$REPO/tools/count_results.py" "$xunit" $rc
+"$PY" - "$WORK/units.txt" "$WORK/e2e.txt" <<'EOF'
+import re, sys
+totals = [0, 0, 0]
+for path in sys.argv[1:]:
+    counts = None
+    for line in open(path):
+        m = re.match(r'^\w+: (\d+) passed, (\d+) failed(?:, (\d+) skipped)?$',
+                     line)
+        if m:
+            counts = [int(g or 0) for g in m.groups()]
+    if counts is None:
+        counts = [0, 1, 0]      # a step that printed no count failed
+    totals = [a + b for a, b in zip(totals, counts)]
+print('%d passed, %d failed, %d skipped' % tuple(totals))
+EOF
+[ $units_rc -eq 0 ] && [ $e2e_rc -eq 0 ]

@@ -28,9 +28,11 @@ original does deliver (``ORIGINAL_LIBS``).
 
 import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 
@@ -46,6 +48,7 @@ from nova import test
 from nova.tests import zkserver
 
 ZK = None
+TMP_ROOT = tempfile.gettempdir()
 TICK_MS = 200
 RECV_TIMEOUT_MS = 1000
 NOVA_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(nova.__file__)))
@@ -148,9 +151,20 @@ def zk_server():
     """
     global ZK
     if ZK is None:
-        server = zkserver.ZooKeeperServer(tick_time=TICK_MS)
+        # Not in the test's temporary folder: Grizzly's TestCase
+        # (fixtures.NestedTempfile) deletes it when the first test ends.
+        base_dir = tempfile.mkdtemp(prefix='zk-test-', dir=TMP_ROOT)
+        server = zkserver.ZooKeeperServer(tick_time=TICK_MS,
+                                          base_dir=base_dir)
         server.start()
-        atexit.register(server.cleanup)
+        owner = os.getpid()
+
+        def stop():
+            # (a child forked by a test inherits this handler)
+            if os.getpid() == owner:
+                server.cleanup()
+                shutil.rmtree(base_dir, True)
+        atexit.register(stop)
         ZK = server
     return ZK
 
