@@ -776,8 +776,12 @@ class TestCallbacks(BindingTestCase):
         self.assertEqual(calls, watch.calls)
         self.assertEqual([], watch.node_events())
 
-    def test_close_wakes_synchronous_callers_in_other_threads(self):
-        s = self.session()
+    def test_close_waits_for_synchronous_calls_in_other_threads(self):
+        # zookeeper_close frees the C handle: close() must not run it under
+        # a synchronous call still inside the C client.  Those calls end
+        # when the C client gives up on the silent server (2/3 of the
+        # session timeout); close() then finishes at once.
+        s = self.session(recv_timeout=1500)
         node = zookeeper.create(s.handle, self.root + '/n', b'', ACL)
         outcomes = []
 
@@ -787,25 +791,44 @@ class TestCallbacks(BindingTestCase):
             except zookeeper.ZooKeeperException as exc:
                 outcomes.append(exc)
 
-        threads = [threading.Thread(target=reader) for _i in range(3)]
+        def closer():
+            outcomes.append(('closed', zookeeper.close(s.handle)))
+
+        threads = [threading.Thread(target=reader, daemon=True)
+                   for _i in range(3)]
+        closing = threading.Thread(target=closer, daemon=True)
         SERVER.pause()
         try:
             for thread in threads:
                 thread.start()
             # Each waits (GIL released) for a reply that cannot come.
-            wait_until(lambda: _client._context_count(s.handle) == 4, 5,
+            wait_until(lambda: _client._handles[s.handle].inflight == 3, 5,
                        'three pending reads')
             self.assertEqual([], outcomes)
-            s.close()
+            started = time.time()
+            closing.start()
+            s.closed = True
+            # New calls are refused while close() waits.
+            wait_until(lambda: _client._handles[s.handle].closing, 5,
+                       'close() to start')
+            self.assertRaises(zookeeper.ClosingException, zookeeper.get,
+                              s.handle, node)
+            closing.join(10)
+            self.assertFalse(closing.is_alive(), 'close() hung')
+            self.assertLess(time.time() - started, 5)
         finally:
             SERVER.resume()
         for thread in threads:
             thread.join(5)
             self.assertFalse(thread.is_alive())
-        self.assertEqual(3, len(outcomes))
-        for outcome in outcomes:
-            self.assertIsInstance(outcome, zookeeper.ClosingException)
-            self.assertEqual(zookeeper.CLOSING, outcome.code)
+        self.assertEqual(('closed', zookeeper.OK), outcomes[-1])
+        self.assertEqual(3, len(outcomes[:-1]))
+        for outcome in outcomes[:-1]:
+            self.assertIsInstance(outcome, (
+                zookeeper.OperationTimeoutException,
+                zookeeper.ConnectionLossException))
+        self.assertRaises(zookeeper.ZooKeeperException, zookeeper.state,
+                          s.handle)
 
     def test_callback_exceptions_are_logged(self):
         records = []
@@ -832,27 +855,33 @@ class TestCallbacks(BindingTestCase):
         finally:
             logger.removeHandler(handler)
 
-    def test_sync_call_and_close_from_callback_raise(self):
-        h = self.zk.handle
+    def test_sync_call_and_close_from_an_add_auth_completion_raise(self):
+        # The C client runs add_auth completions on its I/O thread, the one
+        # that handles the replies a synchronous call waits for.
+        s = self.session()
         seen = []
         done = threading.Event()
 
-        def completion(handle, rc, stat):
+        def completion(handle, rc):
+            seen.append(rc)
             for call, args in ((zookeeper.get, (handle, '/')),
                                (zookeeper.close, (handle,))):
                 try:
                     call(*args)
                 except zookeeper.ZooKeeperException as exc:
-                    seen.append(type(exc))
-            # Asynchronous calls are fine from a callback.
+                    seen.append((type(exc), 'I/O thread' in str(exc)))
+            # Asynchronous calls are fine there.
             zookeeper.aexists(handle, '/', None,
                               lambda *a: (seen.append(a[1]), done.set()))
 
-        zookeeper.aexists(h, '/', None, completion)
+        zookeeper.add_auth(s.handle, 'digest', 'user:pw', completion)
         self.assertTrue(done.wait(10))
-        self.assertEqual([zookeeper.ZooKeeperException,
-                          zookeeper.ZooKeeperException, zookeeper.OK], seen)
-        self.assertEqual(zookeeper.CONNECTED_STATE, zookeeper.state(h))
+        self.assertEqual([zookeeper.OK,
+                          (zookeeper.ZooKeeperException, True),
+                          (zookeeper.ZooKeeperException, True),
+                          zookeeper.OK], seen)
+        self.assertEqual(zookeeper.CONNECTED_STATE, zookeeper.state(s.handle))
+        self.assertEqual(b'', zookeeper.get(s.handle, self.root)[0])
 
     def test_set_watcher_replaces_the_session_watcher(self):
         relay = self.relay()
@@ -868,6 +897,291 @@ class TestCallbacks(BindingTestCase):
         self.assertEqual((s.handle, zookeeper.SESSION_EVENT,
                           zookeeper.CONNECTING_STATE, ''), seen[0])
         self.assertEqual(before, len(s.events))   # the old one is not called
+
+
+def run_bounded(test, func, timeout=5.0, what='call'):
+    """Run func in a daemon thread; fail (never hang) if it does not end."""
+    outcome = []
+
+    def target():
+        try:
+            outcome.append(('ok', func()))
+        except BaseException as exc:
+            outcome.append(('raised', exc))
+
+    thread = threading.Thread(target=target, name='bounded-' + what)
+    thread.daemon = True
+    thread.start()
+    thread.join(timeout)
+    test.assertFalse(thread.is_alive(), '%s did not return within %.0f s '
+                     '(deadlock?)' % (what, timeout))
+    kind, value = outcome[0]
+    if kind == 'raised':
+        raise value
+    return value
+
+
+class TestSynchronousCalls(BindingTestCase):
+    """The synchronous functions are the C client's (zkpython's way)."""
+
+    def test_c_calls_release_the_gil(self):
+        # cffi releases the GIL around every call into C, in ABI mode too:
+        # this thread runs Python while another one sleeps inside libc.
+        sleeper = threading.Thread(target=_ffi.libc.usleep, args=(1500000,))
+        sleeper.daemon = True
+        sleeper.start()
+        time.sleep(0.05)
+        started = time.time()
+        sum(range(100000))
+        self.assertLess(time.time() - started, 1.0)
+        self.assertTrue(sleeper.is_alive())
+        sleeper.join(5)
+
+    def test_no_deadlock_when_a_watcher_waits_for_the_callers_lock(self):
+        h = self.zk.handle
+        node = zookeeper.create(h, self.root + '/cond', b'0', ACL)
+        cond = threading.Condition()
+        seen = []
+
+        def watcher(handle, type_, state, path):
+            # Bounded, so that a deadlocked caller fails the test below by
+            # its timeout and the session can still be closed afterwards.
+            if cond.acquire(timeout=8):
+                try:
+                    seen.append((type_, path))
+                    cond.notify_all()
+                finally:
+                    cond.release()
+
+        zookeeper.get(h, node, watcher)
+        zookeeper.get_children(h, node, watcher)
+
+        def caller():
+            with cond:
+                # Each call fires a watcher that needs cond, held here.
+                results = [zookeeper.set(h, node, b'1'),
+                           zookeeper.create(h, node + '/c', 'child', ACL)]
+                cond.wait_for(lambda: len(seen) == 2, 5)
+                return results
+
+        self.assertEqual([zookeeper.OK, node + '/c'],
+                         run_bounded(self, caller, 5, 'set() under a lock'))
+        self.assertEqual([(zookeeper.CHANGED_EVENT, node),
+                          (zookeeper.CHILD_EVENT, node)], seen)
+
+    def test_sync_calls_return_while_the_watcher_they_fired_sleeps(self):
+        h = self.zk.handle
+        node = zookeeper.create(h, self.root + '/sleepy', b'', ACL)
+        started, finished = threading.Event(), threading.Event()
+
+        def sleepy(handle, type_, state, path):
+            if type_ == zookeeper.CHANGED_EVENT:
+                started.set()
+                time.sleep(2)
+                finished.set()
+
+        zookeeper.get(h, node, sleepy)
+        before = time.time()
+        run_bounded(self, lambda: zookeeper.set(h, node, b'x'), 5, 'set()')
+        self.assertLess(time.time() - before, 1.0)
+        self.assertTrue(started.wait(5))
+        # The completion thread is asleep in the watcher now.
+        before = time.time()
+        self.assertEqual((b'x', 1), run_bounded(
+            self, lambda: (lambda d, st: (d, st['version']))(
+                *zookeeper.get(h, node)), 5, 'get()'))
+        zookeeper.create(h, node + '/c', b'', ACL)
+        self.assertEqual(['c'], zookeeper.get_children(h, node))
+        self.assertLess(time.time() - before, 1.0)
+        self.assertFalse(finished.is_set())
+        self.assertTrue(finished.wait(5))
+
+    def _exercise(self, handle, base):
+        """Every synchronous function once; returns what each gave."""
+        watch = Watch()
+        out = [zookeeper.create(handle, base, 'from a callback', ACL),
+               zookeeper.get(handle, base, watch)[0],
+               zookeeper.set(handle, base, b'again'),
+               zookeeper.set2(handle, base, b'more')['version'],
+               zookeeper.exists(handle, base)['version'],
+               zookeeper.get_children(handle, base),
+               zookeeper.get_acl(handle, base)[1],
+               zookeeper.set_acl(handle, base, -1, ACL),
+               zookeeper.delete(handle, base)]
+        return out, watch
+
+    def _expected(self, base):
+        return [base, b'from a callback', zookeeper.OK, 2, 2, [], ACL,
+                zookeeper.OK, zookeeper.OK]
+
+    def test_sync_calls_from_a_completion(self):
+        h = self.zk.handle
+        base = self.root + '/from-completion'
+        outcome = []
+        done = threading.Event()
+
+        def completion(handle, rc, stat):
+            try:
+                outcome.append(self._exercise(handle, base))
+            except Exception as exc:
+                outcome.append(exc)
+            done.set()
+
+        zookeeper.aexists(h, self.root, None, completion)
+        self.assertTrue(done.wait(10), 'sync calls from a completion hung')
+        out, watch = outcome[0]
+        self.assertEqual(self._expected(base), out)
+        # The watcher set from the callback was delivered afterwards.
+        self.assertTrue(watch.event.wait(10))
+        self.assertEqual([(h, zookeeper.CHANGED_EVENT,
+                           zookeeper.CONNECTED_STATE, base)],
+                         watch.node_events())
+
+    def test_sync_calls_from_a_watcher(self):
+        h = self.zk.handle
+        trigger = zookeeper.create(h, self.root + '/trigger', b'', ACL)
+        base = self.root + '/from-watcher'
+        outcome = []
+        done = threading.Event()
+
+        def watcher(handle, type_, state, path):
+            if type_ == zookeeper.SESSION_EVENT:
+                return
+            try:
+                outcome.append(self._exercise(handle, base))
+            except Exception as exc:
+                outcome.append(exc)
+            done.set()
+
+        self.assertIsNotNone(zookeeper.exists(h, trigger, watcher))
+        other = self.session()
+        zookeeper.set(other.handle, trigger, b'go')
+        self.assertTrue(done.wait(10), 'sync calls from a watcher hung')
+        out, watch = outcome[0]
+        self.assertEqual(self._expected(base), out)
+        self.assertTrue(watch.event.wait(10))
+
+    def test_close_from_a_completion(self):
+        tasks = task_count()
+        s = self.session()
+        eph = zookeeper.create(s.handle, self.root + '/eph', b'', ACL,
+                               zookeeper.EPHEMERAL)
+        watch = Watch()
+        zookeeper.get_children(s.handle, self.root, watch)
+        outcome = []
+        go, done = threading.Event(), threading.Event()
+
+        def closer(handle, rc, stat):
+            go.wait(5)
+            try:
+                outcome.append(zookeeper.close(handle))
+            except Exception as exc:
+                outcome.append(exc)
+            done.set()
+
+        zookeeper.aexists(s.handle, '/', None, closer)
+        # Queued behind it: each is completed exactly once (OK or CLOSING).
+        later = [Result() for _i in range(3)]
+        for result in later:
+            zookeeper.aget(s.handle, self.root, None, result)
+        go.set()
+        self.assertTrue(done.wait(10), 'close() from a completion hung')
+        s.closed = True
+        self.assertEqual([zookeeper.OK], outcome)
+        self.assertRaises(zookeeper.ZooKeeperException, zookeeper.state,
+                          s.handle)
+        for result in later:
+            result.wait()
+            self.assertIn(result.calls[0][1], (zookeeper.OK,
+                                               zookeeper.CLOSING))
+        # The C client ends the session once the callback has returned:
+        # the server deletes the ephemeral node, the threads go away.
+        wait_until(lambda: zookeeper.exists(self.zk.handle, eph) is None,
+                   10, 'the session to end')
+        wait_until(lambda: task_count() == tasks, 10, 'the C threads to end')
+        time.sleep(0.2)
+        for result in later:
+            self.assertEqual(1, len(result.calls))
+        self.assertEqual([], watch.calls)
+        self.assertEqual(0, _client._context_count(s.handle))
+
+    def test_close_from_a_watcher(self):
+        tasks = task_count()
+        s = self.session()
+        node = zookeeper.create(s.handle, self.root + '/w', b'', ACL)
+        outcome = []
+        done = threading.Event()
+        children = Watch()
+
+        def closer(handle, type_, state, path):
+            if type_ != zookeeper.SESSION_EVENT:
+                outcome.append(zookeeper.close(handle))
+                done.set()
+
+        zookeeper.get(s.handle, node, closer)
+        zookeeper.get_children(s.handle, node, children)
+        other = self.session()
+        zookeeper.set(other.handle, node, b'changed')
+        self.assertTrue(done.wait(10), 'close() from a watcher hung')
+        s.closed = True
+        self.assertEqual([zookeeper.OK], outcome)
+        # Nothing reaches the closed handle's other watcher.
+        zookeeper.create(other.handle, node + '/c', b'', ACL)
+        wait_until(lambda: task_count() == tasks + 2, 10,
+                   'the closed handle\'s threads to end')
+        self.assertEqual([], children.calls)
+        self.assertEqual(0, _client._context_count(s.handle))
+
+    def test_get_returns_whole_nodes(self):
+        h = self.zk.handle
+        big = bytes(bytearray(range(256))) * 3900      # 998,400 bytes
+        node = zookeeper.create(h, self.root + '/big', big, ACL)
+        self.assertEqual(big, zookeeper.get(h, node)[0])
+        # zkpython's bufferlen still truncates.
+        self.assertEqual(big[:10], zookeeper.get(h, node, None, 10)[0])
+        self.assertEqual(b'', zookeeper.get(h, node, None, 0)[0])
+
+    def test_get_rereads_a_node_larger_than_its_first_buffer(self):
+        # A server with a larger jute.maxbuffer holds nodes larger than
+        # get's first buffer; a small first buffer plays that part here.
+        h = self.zk.handle
+        data = b'0123456789' * 10
+        node = zookeeper.create(h, self.root + '/grown', data, ACL)
+        watch = Watch()
+        saved = _client._GET_BUFFER_SIZE
+        _client._GET_BUFFER_SIZE = 16
+        try:
+            value, stat = zookeeper.get(h, node, watch)
+            self.assertEqual(b'', zookeeper.get(h, self.root)[0])
+        finally:
+            _client._GET_BUFFER_SIZE = saved
+        self.assertEqual((data, 100), (value, stat['dataLength']))
+        # One watch, delivered once, though the node was read twice.
+        zookeeper.set(h, node, b'changed')
+        self.assertTrue(watch.event.wait(10))
+        time.sleep(0.3)
+        self.assertEqual([(h, zookeeper.CHANGED_EVENT,
+                           zookeeper.CONNECTED_STATE, node)],
+                         watch.node_events())
+        self.assertEqual(1, _client._context_count(h))
+
+    def test_watch_of_a_failed_sync_call_is_released(self):
+        h = self.zk.handle
+        missing = self.root + '/missing'
+        for call in (zookeeper.get, zookeeper.get_children):
+            self.assertRaises(zookeeper.NoNodeException, call, h, missing,
+                              Watch())
+        self.assertEqual(1, _client._context_count(h))
+        # exists() sets its watch on a missing node too.
+        watch = Watch()
+        self.assertIsNone(zookeeper.exists(h, missing, watch))
+        self.assertEqual(2, _client._context_count(h))
+        zookeeper.create(h, missing, b'', ACL)
+        self.assertTrue(watch.event.wait(10))
+        self.assertEqual([(h, zookeeper.CREATED_EVENT,
+                           zookeeper.CONNECTED_STATE, missing)],
+                         watch.node_events())
+        self.assertEqual(1, _client._context_count(h))
 
 
 class TestProcesses(BindingTestCase):

@@ -36,11 +36,18 @@ Asynchronous calls (return OK, or raise when the C client refuses the call)
         completion(handle, rc, path)
 
 Synchronous calls (raise the mapped exception on error)
-    ``create`` -> created path, ``delete`` -> OK, ``exists`` -> stat or None,
-    ``get`` -> (data, stat), ``set`` -> OK, ``set2`` -> stat,
-    ``get_children`` -> [str], ``get_acl`` -> (stat, acl), ``set_acl`` -> OK.
-    They wait with the GIL released.  They block the calling OS thread
-    (under eventlet: the whole hub); green code should use the a* calls.
+    ``create(handle, path, data, acl, flags=0)`` -> created path,
+    ``delete(handle, path, version=-1)`` -> OK,
+    ``exists(handle, path, watcher=None)`` -> stat or None,
+    ``get(handle, path, watcher=None, bufferlen=None)`` -> (data, stat),
+    ``set(handle, path, data, version=-1)`` -> OK, ``set2(...)`` -> stat,
+    ``get_children(handle, path, watcher=None)`` -> [str],
+    ``get_acl(handle, path)`` -> (stat, acl),
+    ``set_acl(handle, path, version, acl)`` -> OK.
+    They are the C client's synchronous calls (zoo_create, zoo_wget, ...),
+    made with the GIL released; their replies never wait for a callback.
+    They block the calling OS thread (under eventlet: the whole hub); green
+    code should use the a* calls.
 
 Logging of the C library
     ``set_log_stream(fileobj)`` (None: stderr), ``set_debug_level(level)``
@@ -59,12 +66,15 @@ Watchers and callbacks
     Node watchers ``watcher(handle, type, state, path)`` fire once for their
     node event; while pending they also see the session's SESSION_EVENTs
     (as with the C client and zkpython).  Callbacks run on the C client's
-    completion thread (while ``close`` runs: on the closing thread).  What a
-    callback raises is logged on the "zookeeper" logger.  A callback must
-    not call ``close`` or a synchronous function (ZooKeeperException).
+    completion thread (while ``close`` runs: on the closing thread; the
+    completion of ``add_auth``: on its I/O thread).  What a callback raises
+    is logged on the "zookeeper" logger.  Callbacks may call the
+    synchronous functions and ``close``, except an add_auth completion
+    (ZooKeeperException there: its thread handles the replies).
     ``close`` calls pending completions with CLOSING and nothing afterwards;
-    it can take a few seconds when the server does not answer (the C client
-    waits for its close request to be sent and acknowledged).
+    it first waits for synchronous calls in flight in other threads; it can
+    take a few seconds when the server does not answer (the C client waits
+    for its close request to be sent and acknowledged).
     A handle must not cross a fork(): open sessions in the process that uses
     them (in a child, inherited handles are forgotten).
 

@@ -8,9 +8,11 @@ Handles
     Integers are never reused, so a stale handle cannot reach a newer
     session.  Every C call on a handle is bracketed by ``_using``: it counts
     the call as in flight, and ``close`` waits for in-flight calls to return
-    before ``zookeeper_close`` frees the C handle.  Those calls never block
-    (the synchronous functions are built on the asynchronous C calls and
-    wait afterwards, outside the bracket), so the wait is microseconds.
+    before ``zookeeper_close`` frees the C handle (the C client does not
+    guard its handle against a call running in another thread).  The
+    asynchronous calls return in microseconds; a synchronous call returns
+    with its reply, or with OPERATIONTIMEOUT or CONNECTIONLOSS once the C
+    client gives up on the server (after 2/3 of the session timeout).
 
 Contexts
     A Python callable handed to the C library is stored in ``_contexts``
@@ -39,11 +41,15 @@ Contexts
 
 Callbacks
     cffi acquires the GIL for each callback.  Exceptions raised by user
-    callbacks are logged on the "zookeeper" logger and never reach C.  A
-    callback must not call ``close`` (the C client would join the very
-    thread it runs on) nor a synchronous function (it would wait for a
-    completion that only its own thread can deliver): both raise
-    ZooKeeperException when called from a callback.
+    callbacks are logged on the "zookeeper" logger and never reach C.
+    Watchers and completions run on the completion thread.  They may call
+    the synchronous functions, whose replies the I/O thread handles, and
+    ``close``: ``zookeeper_close`` on the completion thread detaches that
+    thread instead of joining it, and the C client frees the handle once
+    the callback has returned.  The exception is the completion of
+    ``add_auth``, which the C client runs on its I/O thread: a synchronous
+    call there would wait for the thread it blocks, and ``close`` would
+    wait for such calls, so both raise ZooKeeperException there.
 
 Threads
     A callback that asks for ``threading.current_thread()`` (logging does)
@@ -114,7 +120,7 @@ _handles = {}                 # handle id -> _Handle
 _contexts = {}                # context key -> _Context
 _handle_ids = itertools.count(0)
 _context_keys = itertools.count(1)   # 0 is NULL: "no context"
-_tls = threading.local()      # .depth: > 0 while a user callback runs
+_tls = threading.local()      # .io_depth: > 0 in a callback on an I/O thread
 
 _SESSION, _WATCH, _COMPLETION = 'session', 'watch', 'completion'
 
@@ -143,10 +149,10 @@ class _Handle(object):
 
 class _Context(object):
     __slots__ = ('handle', 'kind', 'func', 'watch_key', 'watch_kept',
-                 'closing_args')
+                 'closing_args', 'io_thread')
 
     def __init__(self, handle, kind, func, watch_key=0, watch_kept=(),
-                 closing_args=()):
+                 closing_args=(), io_thread=False):
         self.handle = handle
         self.kind = kind
         self.func = func
@@ -154,14 +160,16 @@ class _Context(object):
         self.watch_kept = watch_kept
         # What follows (handle, CLOSING) when close() completes it.
         self.closing_args = closing_args
+        # True for add_auth: the C client completes it on its I/O thread.
+        self.io_thread = io_thread
 
 
 def _new_context(handle, kind, func, watch_key=0, watch_kept=(),
-                 closing_args=()):
+                 closing_args=(), io_thread=False):
     """Register a context; the caller holds _lock."""
     key = next(_context_keys)
     _contexts[key] = _Context(handle, kind, func, watch_key, watch_kept,
-                              closing_args)
+                              closing_args, io_thread)
     return key
 
 
@@ -194,8 +202,12 @@ def _context_count(handle=None):
         return sum(1 for c in _contexts.values() if c.handle == handle)
 
 
-def _in_callback():
-    return getattr(_tls, 'depth', 0) > 0
+def _refuse_on_io_thread(what):
+    if getattr(_tls, 'io_depth', 0) > 0:
+        raise E.ZooKeeperException(
+            '%s cannot be called from an add_auth completion: the C client '
+            'runs it on its I/O thread, which has to handle the replies '
+            'this call would wait for; call it from another thread' % what)
 
 
 def _note_thread(handle):
@@ -234,9 +246,10 @@ def _onerror(exc_type, exc_value, tb):
         pass
 
 
-def _call(what, func, *args):
+def _call(what, func, *args, io_thread=False):
     """Call a user callback; log what it raises, never let it reach C."""
-    _tls.depth = getattr(_tls, 'depth', 0) + 1
+    if io_thread:
+        _tls.io_depth = getattr(_tls, 'io_depth', 0) + 1
     try:
         func(*args)
     except BaseException:
@@ -245,7 +258,8 @@ def _call(what, func, *args):
         except Exception:  # pragma: no cover - interpreter shutting down
             pass
     finally:
-        _tls.depth -= 1
+        if io_thread:
+            _tls.io_depth -= 1
 
 
 def _text(cstr):
@@ -318,7 +332,8 @@ def _watcher_dispatch(zh, type_, state, path, watcher_ctx):
 def _void_dispatch(rc, data):
     ctx = _take_completion(data, rc)
     if ctx is not None and ctx.func is not None:
-        _call('completion', ctx.func, ctx.handle, rc)
+        _call('completion', ctx.func, ctx.handle, rc,
+              io_thread=ctx.io_thread)
 
 
 @ffi.callback('stat_completion_t', onerror=_onerror)
@@ -459,7 +474,8 @@ def _closed_error(handle):
 
 @contextlib.contextmanager
 def _using(handle):
-    """Bracket a non-blocking C call on a handle: yields the _Handle."""
+    """Bracket a C call on a handle (close waits for it): yields the _Handle.
+    """
     _int(handle, 'handle')
     while True:
         with _lock:
@@ -483,7 +499,7 @@ def _using(handle):
             h.inflight -= 1
 
 
-def _prepare(h, completion, watcher, watch_kept, closing_args):
+def _prepare(h, completion, watcher, watch_kept, closing_args, io_thread):
     """Register the contexts of one asynchronous call: (watch key, key)."""
     with _lock:
         wkey = _new_context(h.id, _WATCH, watcher) if watcher is not None \
@@ -491,12 +507,12 @@ def _prepare(h, completion, watcher, watch_kept, closing_args):
         if completion is None and not wkey:
             return 0, 0
         ckey = _new_context(h.id, _COMPLETION, completion, wkey, watch_kept,
-                            closing_args)
+                            closing_args, io_thread)
     return wkey, ckey
 
 
 def _submit(handle, completion, closing_args, invoke, watcher=None,
-            watch_kept=()):
+            watch_kept=(), io_thread=False):
     """Run ``invoke(zh, watcher_fn, watcher_ctx, completion_ctx) -> rc``.
 
     ``closing_args``: the completion's arguments after (handle, rc) when
@@ -508,7 +524,7 @@ def _submit(handle, completion, closing_args, invoke, watcher=None,
     _callable(watcher, 'watcher')
     with _using(handle) as h:
         wkey, ckey = _prepare(h, completion, watcher, watch_kept,
-                              closing_args)
+                              closing_args, io_thread)
         try:
             rc = invoke(h.zh, _watcher_dispatch if wkey else NULL,
                         _ptr(wkey), _ptr(ckey))
@@ -588,16 +604,17 @@ def close(handle):
     Pending completions are called with CLOSING before close returns (by
     the C client, or by close itself on this thread for those the C client
     drops); pending watches are dropped without being called.  Nothing is
-    called for this handle afterwards.
+    called for this handle afterwards.  Synchronous calls in flight in
+    other threads are waited for (they return with their reply, or with
+    OPERATIONTIMEOUT or CONNECTIONLOSS once the C client gives up on the
+    server); new calls raise ClosingException meanwhile.
     A second close, or any call on the closed handle, raises
-    ZooKeeperException.  Must not be called from a callback: the C client
-    would have to tear down the thread the callback runs on.
+    ZooKeeperException.  May be called from a watcher or a completion (not
+    from an add_auth completion, see ``_refuse_on_io_thread``): the C client
+    then finishes closing after the callback returned.
     """
     _int(handle, 'handle')
-    if _in_callback():
-        raise E.ZooKeeperException(
-            'zookeeper.close() must not be called from a ZooKeeper callback '
-            '(it runs on the C client\'s completion thread)')
+    _refuse_on_io_thread('zookeeper.close()')
     while True:
         with _lock:
             h = _handles.get(handle)
@@ -612,7 +629,7 @@ def close(handle):
             ready = h.ready
         ready.acquire()
         ready.release()
-    # Calls in other threads are non-blocking C calls: wait for them to leave.
+    # zookeeper_close frees the C handle under any call still using it.
     while True:
         with _lock:
             if h.inflight == 0:
@@ -629,13 +646,13 @@ def close(handle):
                           if c.handle == h.id)
             _drop_contexts(h.id)
             h.zh = None
-        # zookeeper_close joined the handle's threads.
-        _forget_dummy_threads(h.threads)
+        # zookeeper_close joined the handle's threads, except the one it
+        # was called on (a callback's), which ends after the callback.
+        _forget_dummy_threads(h.threads - {_thread.get_ident()})
         # The multi-threaded C client drops the completions it had queued
         # but not yet run when it is closed: complete them here, so that
-        # every completion is called exactly once (and synchronous callers
-        # in other threads wake up with ClosingException).  Watches are
-        # dropped silently, as the C client does.
+        # every completion is called exactly once.  Watches are dropped
+        # silently, as the C client does.
         for _key_, ctx in left:
             if ctx.kind == _COMPLETION and ctx.func is not None:
                 _call('completion', ctx.func, ctx.handle, C.CLOSING,
@@ -796,114 +813,177 @@ def add_auth(handle, scheme, cert, completion=None):
         length = 0
     return _submit(handle, completion, (), lambda zh, wfn, wctx, ctx:
                    lib.zoo_add_auth(zh, cscheme, value, length,
-                                    _void_dispatch, ctx))
+                                    _void_dispatch, ctx),
+                   io_thread=True)
 
 
 # --------------------------------------------------------------------------
-# Synchronous API: the asynchronous calls, then a wait on a real OS lock
-# (the GIL is released while waiting).
+# Synchronous API: the C client's own synchronous calls.  cffi releases the
+# GIL for the duration of every C call, and the C client handles their
+# replies on its I/O thread: a watcher that blocks or sleeps on the
+# completion thread cannot hold them up, and callbacks may make them.
 # --------------------------------------------------------------------------
 
-class _Waiter(object):
-    __slots__ = ('_lock', 'result')
+#: What zoo_wget's first buffer holds: jute.maxbuffer's default (1 MiB - 1),
+#: so that any node a default server accepts comes in one round trip.
+_GET_BUFFER_SIZE = 0xfffff
 
-    def __init__(self):
-        self._lock = _allocate_lock()
-        self._lock.acquire()
-        self.result = None
+#: Room the created path needs beyond the requested one: a sequence suffix
+#: (10 digits, or 11 with the sign once the counter has wrapped) and NUL.
+_CREATED_PATH_EXTRA = 12
 
-    def __call__(self, handle, *result):
-        self.result = result
-        self._lock.release()
-
-    def wait(self):
-        self._lock.acquire()
-        return self.result
+# zoo_wget's buffer is overwritten by the C client: no need to zero it.
+_new_buffer = ffi.new_allocator(should_clear_after_alloc=False)
 
 
-def _sync(start, *args, **kwargs):
-    if _in_callback():
-        raise E.ZooKeeperException(
-            'synchronous zookeeper calls cannot be made from a ZooKeeper '
-            'callback (it would wait for itself); use the a* functions')
-    waiter = _Waiter()
-    start(*args, completion=waiter, **kwargs)
-    return waiter.wait()
+def _sync(handle, invoke, watcher=None, watch_kept=()):
+    """Run ``invoke(zh, watcher_fn, watcher_ctx) -> rc``, a synchronous C
+    call; return its rc.  A watcher's context is kept only when rc says the
+    C client registered the watch."""
+    _refuse_on_io_thread('synchronous zookeeper functions')
+    _callable(watcher, 'watcher')
+    with _using(handle) as h:
+        wkey = 0
+        if watcher is not None:
+            with _lock:
+                wkey = _new_context(h.id, _WATCH, watcher)
+        try:
+            rc = invoke(h.zh, _watcher_dispatch if wkey else NULL,
+                        _ptr(wkey))
+        except BaseException:
+            _discard(wkey)
+            raise
+    if wkey and rc not in watch_kept:
+        _discard(wkey)
+    return rc
+
+
+def _check(rc):
+    if rc != C.OK:
+        raise _error(rc)
+    return rc
 
 
 def create(handle, path, data, acl, flags=0):
     """Create a node; returns its path (with the sequence suffix, if any)."""
-    rc, created = _sync(acreate, handle, path, data, acl, flags)
-    if rc != C.OK:
-        raise _error(rc)
-    return created
+    cpath = _cpath(path)
+    value, length = _cdata(data)
+    vec, keep = _acl_vector(acl)
+    _int(flags, 'flags')
+    size = len(cpath) + _CREATED_PATH_EXTRA
+    created = ffi.new('char[]', size)
+    _check(_sync(handle, lambda zh, wfn, wctx:
+                 lib.zoo_create(zh, cpath, value, length, vec, flags,
+                                created, size)))
+    del keep
+    return _text(created)
 
 
 def delete(handle, path, version=-1):
     """Delete a node; returns OK."""
-    rc, = _sync(adelete, handle, path, version)
-    if rc != C.OK:
-        raise _error(rc)
-    return rc
+    cpath = _cpath(path)
+    _int(version, 'version')
+    return _check(_sync(handle, lambda zh, wfn, wctx:
+                        lib.zoo_delete(zh, cpath, version)))
 
 
 def exists(handle, path, watcher=None):
-    """A node's stat dict, or None when the node does not exist."""
-    rc, stat = _sync(aexists, handle, path, watcher)
+    """A node's stat dict, or None when the node does not exist.
+
+    The watcher is set whether or not the node exists.
+    """
+    cpath = _cpath(path)
+    stat = ffi.new('struct Stat *')
+    rc = _sync(handle, lambda zh, wfn, wctx:
+               lib.zoo_wexists(zh, cpath, wfn, wctx, stat),
+               watcher, _WATCH_KEPT_EXISTS)
     if rc == C.NONODE:
         return None
-    if rc != C.OK:
-        raise _error(rc)
-    return stat
+    _check(rc)
+    return _stat(stat)
 
 
 def get(handle, path, watcher=None, bufferlen=None):
-    """(data, stat) of a node.  bufferlen (zkpython's) truncates data."""
-    rc, data, stat = _sync(aget, handle, path, watcher)
-    if rc != C.OK:
-        raise _error(rc)
-    if bufferlen is not None:
-        data = data[:max(0, bufferlen)]
-    return data, stat
+    """(data, stat) of a node: all of its data (bytes), unless zkpython's
+    ``bufferlen`` asks for at most that many bytes."""
+    cpath = _cpath(path)
+    if bufferlen is None:
+        size = _GET_BUFFER_SIZE
+    else:
+        size = max(0, _int(bufferlen, 'bufferlen'))
+    stat = ffi.new('struct Stat *')
+    length = ffi.new('int *')
+    while True:
+        buf = _new_buffer('char[]', max(1, size))
+        length[0] = size
+        _check(_sync(handle, lambda zh, wfn, wctx:
+                     lib.zoo_wget(zh, cpath, wfn, wctx, buf, length, stat),
+                     watcher, _WATCH_KEPT_DATA))
+        if bufferlen is not None or stat.dataLength <= size:
+            break
+        # The node outgrew the buffer (a server with a larger
+        # jute.maxbuffer): read it again into a buffer of its size.  The
+        # watch is set already; it also reports a change between the reads.
+        size, watcher = stat.dataLength, None
+    data = ffi.unpack(buf, length[0]) if length[0] > 0 else b''
+    return data, _stat(stat)
+
+
+def _set2(handle, path, data, version):
+    cpath = _cpath(path)
+    value, length = _cdata(data)
+    _int(version, 'version')
+    stat = ffi.new('struct Stat *')
+    _check(_sync(handle, lambda zh, wfn, wctx:
+                 lib.zoo_set2(zh, cpath, value, length, version, stat)))
+    return _stat(stat)
 
 
 def set(handle, path, data, version=-1):
     """Write a node's data; returns OK (see set2 for the stat)."""
-    rc, _stat_ = _sync(aset, handle, path, data, version)
-    if rc != C.OK:
-        raise _error(rc)
-    return rc
+    _set2(handle, path, data, version)
+    return C.OK
 
 
 def set2(handle, path, data, version=-1):
     """Write a node's data; returns its new stat dict."""
-    rc, stat = _sync(aset, handle, path, data, version)
-    if rc != C.OK:
-        raise _error(rc)
-    return stat
+    return _set2(handle, path, data, version)
 
 
 def get_children(handle, path, watcher=None):
     """The names (str) of a node's children."""
-    rc, children = _sync(aget_children, handle, path, watcher)
-    if rc != C.OK:
-        raise _error(rc)
-    return children
+    cpath = _cpath(path)
+    strings = ffi.new('struct String_vector *')
+    _check(_sync(handle, lambda zh, wfn, wctx:
+                 lib.zoo_wget_children(zh, cpath, wfn, wctx, strings),
+                 watcher, _WATCH_KEPT_DATA))
+    try:
+        return [_text(strings.data[i]) for i in range(strings.count)]
+    finally:
+        lib.deallocate_String_vector(strings)
 
 
 def get_acl(handle, path):
     """(stat, acl_list) of a node, as zkpython returns them."""
-    rc, acl, stat = _sync(aget_acl, handle, path)
-    if rc != C.OK:
-        raise _error(rc)
-    return stat, acl
+    cpath = _cpath(path)
+    vec = ffi.new('struct ACL_vector *')
+    stat = ffi.new('struct Stat *')
+    _check(_sync(handle, lambda zh, wfn, wctx:
+                 lib.zoo_get_acl(zh, cpath, vec, stat)))
+    try:
+        return _stat(stat), _acl_list(vec)
+    finally:
+        lib.deallocate_ACL_vector(vec)
 
 
 def set_acl(handle, path, version, acl):
     """Replace a node's ACL; returns OK."""
-    rc, = _sync(aset_acl, handle, path, version, acl)
-    if rc != C.OK:
-        raise _error(rc)
+    cpath = _cpath(path)
+    _int(version, 'version')
+    vec, keep = _acl_vector(acl)
+    rc = _check(_sync(handle, lambda zh, wfn, wctx:
+                      lib.zoo_set_acl(zh, cpath, version, vec)))
+    del keep
     return rc
 
 

@@ -196,6 +196,26 @@ int zoo_aset_acl(zhandle_t *zh, const char *path, int version,
 int zoo_add_auth(zhandle_t *zh, const char *scheme, const char *cert,
                  int certLen, void_completion_t completion, const void *data);
 
+int zoo_create(zhandle_t *zh, const char *path, const char *value,
+               int valuelen, const struct ACL_vector *acl, int mode,
+               char *path_buffer, int path_buffer_len);
+int zoo_delete(zhandle_t *zh, const char *path, int version);
+int zoo_wexists(zhandle_t *zh, const char *path, watcher_fn watcher,
+                void *watcherCtx, struct Stat *stat);
+int zoo_wget(zhandle_t *zh, const char *path, watcher_fn watcher,
+             void *watcherCtx, char *buffer, int *buffer_len,
+             struct Stat *stat);
+int zoo_set2(zhandle_t *zh, const char *path, const char *buffer, int buflen,
+             int version, struct Stat *stat);
+int zoo_wget_children(zhandle_t *zh, const char *path, watcher_fn watcher,
+                      void *watcherCtx, struct String_vector *strings);
+int zoo_get_acl(zhandle_t *zh, const char *path, struct ACL_vector *acl,
+                struct Stat *stat);
+int zoo_set_acl(zhandle_t *zh, const char *path, int version,
+                const struct ACL_vector *acl);
+int deallocate_String_vector(struct String_vector *v);
+int deallocate_ACL_vector(struct ACL_vector *v);
+
 void zoo_set_debug_level(ZooLogLevel logLevel);
 void zoo_set_log_stream(FILE *logStream);
 void zoo_deterministic_conn_order(int yesOrNo);
@@ -219,6 +239,9 @@ REQUIRED_SYMBOLS = (
     'zoo_async', 'zoo_aget_acl', 'zoo_aset_acl', 'zoo_add_auth',
     'zoo_set_debug_level', 'zoo_set_log_stream',
     'zoo_deterministic_conn_order', 'zoo_get_current_server',
+    'zoo_create', 'zoo_delete', 'zoo_wexists', 'zoo_wget', 'zoo_set2',
+    'zoo_wget_children', 'zoo_get_acl', 'zoo_set_acl',
+    'deallocate_String_vector', 'deallocate_ACL_vector',
 )
 
 INSTALL_HINT = ('install the ZooKeeper C client library: on Debian/Ubuntu '
@@ -269,8 +292,9 @@ IOLBF = 1
 LIBC_FUNCTIONS = ('fdopen', 'fflush', 'setvbuf', 'usleep')
 
 #: Every type string the binding hands to ffi.cast/ffi.new.
-TYPES_USED = ('void *', 'uintptr_t', 'char[]', 'struct ACL[]',
-              'struct ACL_vector *', 'clientid_t *')
+TYPES_USED = ('void *', 'uintptr_t', 'char[]', 'int *', 'struct ACL[]',
+              'struct ACL_vector *', 'struct Stat *',
+              'struct String_vector *', 'clientid_t *')
 
 
 def _resolve_everything():
