@@ -1184,6 +1184,53 @@ class TestSynchronousCalls(BindingTestCase):
         self.assertEqual(1, _client._context_count(h))
 
 
+class TestTLS(unittest.TestCase):
+
+    def test_init_ssl_is_absent_without_openssl(self):
+        # Debian 12's libzookeeper_mt is built without OpenSSL: no
+        # zookeeper_init_ssl, hence no zookeeper.init_ssl (as zkpython
+        # built without OpenSSL), and the import still works.
+        import ctypes
+        self.assertFalse(hasattr(ctypes.CDLL(zookeeper.LIBRARY),
+                                 'zookeeper_init_ssl'))
+        self.assertIsNone(_ffi.zookeeper_init_ssl)
+        self.assertFalse(hasattr(zookeeper, 'init_ssl'))
+        self.assertNotIn('init_ssl', zookeeper.__all__)
+
+    def test_init_ssl_opens_a_session_where_the_library_has_it(self):
+        # A stand-in for zookeeper_init_ssl that records its certificate
+        # argument and opens a plain session: the binding's side of
+        # init_ssl (arguments, handle, session watcher) against a server.
+        certs = []
+
+        def fake_init_ssl(host, cert, fn, timeout, cid, ctx, flags):
+            certs.append(cert)
+            return _ffi.lib.zookeeper_init(host, fn, timeout, cid, ctx,
+                                           flags)
+
+        connected = threading.Event()
+
+        def watcher(handle, type_, state, path):
+            if state == zookeeper.CONNECTED_STATE:
+                connected.set()
+
+        saved = _ffi.zookeeper_init_ssl
+        _ffi.zookeeper_init_ssl = fake_init_ssl
+        try:
+            handle = _client._init_ssl(SERVER.address, 'ca.pem,c.pem,k.pem',
+                                       watcher, TIMEOUT)
+        finally:
+            _ffi.zookeeper_init_ssl = saved
+        try:
+            self.assertTrue(connected.wait(10))
+            self.assertEqual([b'ca.pem,c.pem,k.pem'], certs)
+            self.assertEqual(b'', zookeeper.get(handle, '/')[0])
+        finally:
+            zookeeper.close(handle)
+        self.assertRaises(TypeError, _client._init_ssl, SERVER.address,
+                          b'ca.pem')
+
+
 class TestProcesses(BindingTestCase):
 
     def test_handles_do_not_cross_fork(self):

@@ -7,6 +7,10 @@ handle returned by ``init``, like zkpython (``import zookeeper``).
 
 Sessions
     ``init(host, watcher=None, recv_timeout=10000, client_id=None)`` -> handle
+    ``init_ssl(host, cert_str, watcher=None, recv_timeout=10000,
+    client_id=None)`` -> handle, only where the C library was built with
+    OpenSSL (as in zkpython; Debian 12's is not): test
+    ``hasattr(zookeeper, 'init_ssl')``.
     ``close(handle)``, ``state(handle)``, ``client_id(handle)`` ->
     (session_id, passwd_bytes), ``recv_timeout(handle)`` (negotiated, in ms),
     ``is_unrecoverable(handle)``, ``set_watcher(handle, watcher)``,
@@ -91,6 +95,7 @@ from zookeeper.exceptions import *  # noqa: F401,F403
 from zookeeper.exceptions import (  # noqa: F401
     ZooKeeperException, ERROR_CLASSES, EXCEPTION_NAMES, err_to_exception)
 from zookeeper import exceptions as _exceptions
+from zookeeper import _client
 from zookeeper._client import (  # noqa: F401
     init, close, state, client_id, recv_timeout, is_unrecoverable,
     set_watcher, zerror, add_auth,
@@ -98,6 +103,9 @@ from zookeeper._client import (  # noqa: F401
     aget_acl, aset_acl,
     create, delete, exists, get, set, set2, get_children, get_acl, set_acl,
     set_log_stream, set_debug_level, deterministic_conn_order)
+
+if hasattr(_client, 'init_ssl'):
+    init_ssl = _client.init_ssl
 
 __version__ = '0.1.0'
 

@@ -549,6 +549,43 @@ def init(host, watcher=None, recv_timeout=10000, client_id=None):
     ``client_id=None``) asks for a new one.  passwd is the 16-byte password
     from ``client_id(handle)`` (bytes; a str is taken as latin-1).
     """
+    return _open('zookeeper_init', host, watcher, recv_timeout, client_id,
+                 lambda chost, fn, timeout, cid, ctx:
+                 lib.zookeeper_init(chost, fn, timeout, cid, ctx, 0))
+
+
+def _init_ssl(host, cert_str, watcher=None, recv_timeout=10000,
+              client_id=None):
+    """``init`` over TLS; ``cert_str`` names the certificate files.
+
+    The C client's format: "ca,cert,key[,passwd]", comma-separated PEM
+    file paths (the CA that signed the servers' certificates, the client's
+    certificate and key) and the key's password.  Only where the library
+    was built with OpenSSL: ``zookeeper.init_ssl`` exists then, as in
+    zkpython.
+    """
+    ccert = _cpath(cert_str, 'cert_str')
+
+    def start(chost, fn, timeout, cid, ctx):
+        # zookeeper_init_ssl splits cert_str with strtok(), which keeps its
+        # state in a global: one call at a time.
+        with _init_ssl_lock:
+            return _ffi.zookeeper_init_ssl(chost, ccert, fn, timeout, cid,
+                                           ctx, 0)
+    return _open('zookeeper_init_ssl', host, watcher, recv_timeout,
+                 client_id, start)
+
+
+_init_ssl_lock = _allocate_lock()
+
+
+if _ffi.zookeeper_init_ssl is not None:
+    init_ssl = _init_ssl
+
+
+def _open(what, host, watcher, recv_timeout, client_id, start):
+    """Register a handle and run ``start(host, watcher_fn, timeout,
+    clientid, context) -> zhandle_t *`` for it."""
     if not isinstance(host, str):
         raise TypeError('host must be str, not %s' % type(host).__name__)
     if '\0' in host:
@@ -581,8 +618,8 @@ def init(host, watcher=None, recv_timeout=10000, client_id=None):
         _handles[h.id] = h
         h.session_key = _new_context(h.id, _SESSION, watcher)
     try:
-        zh = lib.zookeeper_init(host.encode('utf-8'), _watcher_dispatch,
-                                recv_timeout, cid, _ptr(h.session_key), 0)
+        zh = start(host.encode('utf-8'), _watcher_dispatch, recv_timeout, cid,
+                   _ptr(h.session_key))
         errno = ffi.errno
         with _lock:
             if zh == NULL:
@@ -593,8 +630,9 @@ def init(host, watcher=None, recv_timeout=10000, client_id=None):
     finally:
         h.ready.release()
     if zh == NULL:
-        raise E.ZooKeeperException('zookeeper_init(%r) failed: %s' % (
-            host, os.strerror(errno) if errno else 'no usable server address'))
+        raise E.ZooKeeperException('%s(%r) failed: %s' % (
+            what, host,
+            os.strerror(errno) if errno else 'no usable server address'))
     return h.id
 
 

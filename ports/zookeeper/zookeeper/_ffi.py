@@ -216,6 +216,12 @@ int zoo_set_acl(zhandle_t *zh, const char *path, int version,
 int deallocate_String_vector(struct String_vector *v);
 int deallocate_ACL_vector(struct ACL_vector *v);
 
+/* Only in builds with OpenSSL (not Debian 12's): see OPTIONAL_SYMBOLS. */
+zhandle_t *zookeeper_init_ssl(const char *host, const char *cert,
+                              watcher_fn fn, int recv_timeout,
+                              const clientid_t *clientid, void *context,
+                              int flags);
+
 void zoo_set_debug_level(ZooLogLevel logLevel);
 void zoo_set_log_stream(FILE *logStream);
 void zoo_deterministic_conn_order(int yesOrNo);
@@ -243,6 +249,9 @@ REQUIRED_SYMBOLS = (
     'zoo_wget_children', 'zoo_get_acl', 'zoo_set_acl',
     'deallocate_String_vector', 'deallocate_ACL_vector',
 )
+
+#: Functions that only some builds export; None here when absent.
+OPTIONAL_SYMBOLS = ('zookeeper_init_ssl',)
 
 INSTALL_HINT = ('install the ZooKeeper C client library: on Debian/Ubuntu '
                 '"apt-get install libzookeeper-mt2" (package libzookeeper-mt2 '
@@ -282,6 +291,17 @@ def _load():
 
 LIBRARY_NAME, lib = _load()
 
+
+def _optional(name):
+    try:
+        return getattr(lib, name)
+    except AttributeError:
+        return None
+
+
+#: zookeeper_init_ssl, or None when the library was built without OpenSSL.
+zookeeper_init_ssl = _optional('zookeeper_init_ssl')
+
 #: The C library of the process (fdopen, fflush, setvbuf for set_log_stream).
 libc = ffi.dlopen(None)
 
@@ -311,7 +331,8 @@ def _resolve_everything():
     for cdecl in TYPES_USED:
         ffi.typeof(cdecl)
     for name in dir(lib):
-        getattr(lib, name)
+        if name not in OPTIONAL_SYMBOLS:
+            getattr(lib, name)
     for name in LIBC_FUNCTIONS:
         getattr(libc, name)
 
