@@ -49,10 +49,13 @@ import functools
 import itertools
 import logging
 import os
+import sys
 import time
+import weakref
 
 import eventlet
 from eventlet import event as _event
+from eventlet import patcher
 from eventlet import semaphore as _semaphore
 from eventlet import timeout as _timeout
 import zookeeper
@@ -61,6 +64,9 @@ from evzookeeper import utils
 
 
 LOG = logging.getLogger(__name__)
+
+# the helper threads of __del__ are real threads, monkey-patched or not
+_threading = patcher.original('threading')
 
 #: The world:anyone ACL entry; pass it in a list: [ZOO_OPEN_ACL_UNSAFE].
 ZOO_OPEN_ACL_UNSAFE = {"perms": zookeeper.PERM_ALL, "scheme": "world",
@@ -229,7 +235,9 @@ class ZKSession(object):
         self._pending = {}
         self._call_ids = itertools.count(1)
         self._conn_cbs = []
-        self._services = set()
+        # weak: the session must not keep a recipe whose green thread is
+        # gone from being collected (and its __del__ from running)
+        self._services = weakref.WeakSet()
         self._auths = []
         self._handle_lock = _semaphore.Semaphore()
         self._handle_changed = _event.Event()
@@ -267,7 +275,8 @@ class ZKSession(object):
         if self._bridge is None or not self._bridge.running:
             self._bridge = utils.HubBridge(
                 name='evzookeeper-%s' % self._host,
-                tick=STATE_POLL_INTERVAL, on_tick=self._on_tick)
+                tick=STATE_POLL_INTERVAL,
+                on_tick=utils.weak_method(self._on_tick))
             self._bridge.start()
         self._replace_handle(self._ident)
         if timeout is not None:
@@ -333,8 +342,10 @@ class ZKSession(object):
         self._check_state()
 
     def _open_handle(self, ident):
+        # The binding keeps the watcher as long as the handle: it must not
+        # keep the session alive.
         watcher = functools.partial(_post_event, self._bridge,
-                                    self._session_event)
+                                    utils.weak_method(self._session_event))
         args = [self._host, watcher, self._recv_timeout]
         if ident and ident[0] not in (-1, 0, None):
             args.append(tuple(ident))
@@ -600,7 +611,8 @@ class ZKSession(object):
         if watcher is None:
             return None
         return functools.partial(_post_event, self._bridge,
-                                 self._dispatch_watcher, watcher)
+                                 utils.weak_method(self._dispatch_watcher),
+                                 watcher)
 
     def _dispatch_watcher(self, watcher, handle, event_type, state, path):
         # on the hub: the watcher may block, so it gets a green thread
@@ -764,6 +776,23 @@ class ZKSession(object):
         self._call(async_sync, path)
         return zookeeper.OK
 
+    def __del__(self):
+        # A session nobody closed: release its handle (the server deletes
+        # its ephemeral nodes at once) and its wake-up pipe.  This may run
+        # on any OS thread (the collector's), during interpreter shutdown
+        # or after a failed constructor, so it neither blocks nor raises.
+        try:
+            if getattr(self, '_closed', True) or \
+                    getattr(self, '_pid', None) != os.getpid():
+                return  # closed already, or the parent's (after a fork)
+            self._closed = True
+            handle, self._zhandle = getattr(self, '_zhandle', None), None
+            bridge, self._bridge = getattr(self, '_bridge', None), None
+            if handle is not None or bridge is not None:
+                _release_in_background(handle, bridge)
+        except Exception:  # nowhere to report it from here
+            pass
+
     # -- recipes built on the session --------------------------------------
 
     def _register_service(self, service):
@@ -789,14 +818,69 @@ def _set_log_stream(stream):
         LOG.exception("zookeeper.set_log_stream(%r) failed", stream)
 
 
+def _release_in_background(handle, bridge):
+    """Close ``handle``, then stop ``bridge`` (in that order: the bridge's
+    pipe must outlive the last callback of the handle), off the caller's
+    thread when a thread can still be started."""
+    def release():
+        if handle is not None:
+            try:
+                zookeeper.close(handle)
+            except Exception:  # no logging: any thread, maybe at shutdown
+                pass
+        if bridge is not None:
+            bridge.stop(wait=False)
+
+    if not sys.is_finalizing():
+        try:
+            _threading.Thread(target=release, daemon=True,
+                              name='evzookeeper-release').start()
+            return
+        except RuntimeError:  # threads can no longer be started
+            pass
+    # The C client's close is bounded (it gives the server a few seconds).
+    release()
+
+
+def ensure_path(session, path, data, acl=None):
+    """Create ``path`` (with ``data``) and any missing parent (with empty
+    data) unless it exists."""
+    if not path or path == '/':
+        return
+    try:
+        session.create(path, data, acl)
+        LOG.debug("created %s", path)
+    except zookeeper.NodeExistsException:
+        pass
+    except zookeeper.NoNodeException:
+        ensure_path(session, path.rsplit('/', 1)[0], "", acl)
+        try:
+            session.create(path, data, acl)
+            LOG.debug("created %s", path)
+        except zookeeper.NodeExistsException:
+            pass
+
+
+#: Returned by ZKServiceBase._on_session_events: end the green thread.
+STOP = object()
+
+
 class ZKServiceBase(object):
     """A recipe on a session: a base path, an ACL and a green thread that
     reacts to session events.
 
-    Subclasses override ``_session_callback`` (the body of the green thread;
-    it reads ``self._session_spc`` until PipeConditionClosedError) and
-    ``_session_closed``.  ``stop()`` ends the green thread; closing the
-    session stops its recipes.
+    Subclasses override ``_on_session_events(events)``: called in the
+    recipe's green thread first with no events, then with the session
+    events (``(handle, SESSION_EVENT, state, path)``, in order) that came
+    since, or none after a timeout; it returns how long to wait for more
+    (seconds, None: until one comes) or STOP.  A subclass written for 0.4.0
+    may override ``_session_callback``, the body of the green thread,
+    instead (it reads ``self._session_spc`` until
+    PipeConditionClosedError).
+
+    As in 0.4.0 the green thread holds the recipe: a recipe works on when
+    the caller drops it (0.4.0's own tests dropped their monitors), until
+    ``stop()`` (``leave()``) or until its session closes.
     """
 
     def __init__(self, session, basepath, acl=None):
@@ -813,21 +897,38 @@ class ZKServiceBase(object):
         self._basepath = basepath
         self.acl = acl if acl else [ZOO_OPEN_ACL_UNSAFE]
         self._stopped = False
-        self._session_spc = utils.StatePipeCondition()
+        # every event, in order: 0.4.0's last-state condition lost some
+        self._session_spc = utils.EventQueue()
         self._session.add_connection_callback(self._session_spc)
         self._session._register_service(self)
         self._thread = eventlet.spawn(self._session_callback)
 
     def _session_callback(self):
-        while True:
+        """The body of the green thread (0.4.0's hook, see the class)."""
+        spc = self._session_spc
+        events = []
+        while not self._stopped:
             try:
-                _handle, event, state, _path = \
-                    self._session_spc.wait_and_get()
+                timeout = self._on_session_events(events)
+            except Exception:
+                LOG.exception("%r: error handling session events", self)
+                timeout = None
+            if timeout is STOP:
+                return
+            try:
+                events = [spc.wait_and_get(timeout)]
             except utils.PipeConditionClosedError:
                 return
+            except _timeout.Timeout:
+                events = []
+            events.extend(spc.drain())
+
+    def _on_session_events(self, events):
+        for _handle, event, state, _path in events:
             LOG.debug("Default session callback handler on basepath=%s, "
                       "event=%s, state=%s", self._basepath,
                       event_name(event), state_name(state))
+        return None
 
     def _session_closed(self):
         """The session is closing: stop."""
@@ -846,19 +947,24 @@ class ZKServiceBase(object):
         self._session_spc.close()
 
     def _ensure_path(self, path, data):
-        """Create ``path`` (with ``data``) and any missing parent (with
-        empty data) unless it exists."""
-        if not path or path == '/':
-            return
+        ensure_path(self._session, path, data, self.acl)
+
+    def __del__(self):
+        # Collected without stop() (its green thread is gone: killed, or at
+        # interpreter shutdown): unhook it from the session.  Any thread
+        # may run this, so the queue is closed on the hub, through the
+        # session's bridge.
         try:
-            self._session.create(path, data, self.acl)
-            LOG.debug("created %s", path)
-        except zookeeper.NodeExistsException:
-            pass
-        except zookeeper.NoNodeException:
-            self._ensure_path(path.rsplit('/', 1)[0], "")
+            if getattr(self, '_stopped', True):
+                return
+            self._stopped = True
+            session, spc = self._session, self._session_spc
             try:
-                self._session.create(path, data, self.acl)
-                LOG.debug("created %s", path)
-            except zookeeper.NodeExistsException:
+                session.remove_connection_callback(spc)
+            except KeyError:
                 pass
+            bridge = session._bridge
+            if bridge is not None:
+                bridge.post(spc.close)
+        except Exception:  # nowhere to report it from here
+            pass

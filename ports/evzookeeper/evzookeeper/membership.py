@@ -84,6 +84,7 @@ class MembershipMonitor(evzookeeper.ZKServiceBase):
         self._members_handle = None
         self._watch_handle = None
         self._ready = _event.Event()
+        self._retry_delay = RETRY_MIN_DELAY
         super(MembershipMonitor, self).__init__(session, basepath, acl=acl)
 
     def get_all(self):
@@ -119,43 +120,30 @@ class MembershipMonitor(evzookeeper.ZKServiceBase):
         super(MembershipMonitor, self).stop()
         self._members = None
 
-    def _session_callback(self):
-        """The monitor's green thread: (re)read on every event."""
-        refresh = True
-        delay = RETRY_MIN_DELAY
-        while not self._stopped:
-            timeout = None
-            if refresh:
-                if not self._session._connected():
-                    # wait for CONNECTED_STATE
+    def _on_session_events(self, events):
+        """In the monitor's green thread: (re)read after every event."""
+        for handle, event_type, state, path in events:
+            LOG.debug("MembershipMonitor %s: %s %s %s", self._basepath,
+                      evzookeeper.event_name(event_type),
+                      evzookeeper.state_name(state), path)
+            if event_type == zookeeper.SESSION_EVENT:
+                if state != zookeeper.CONNECTED_STATE:
                     self._set_members(None, None)
-                elif self._refresh():
-                    refresh = False
-                    delay = RETRY_MIN_DELAY
-                else:
-                    timeout = delay
-                    delay = min(delay * 2, RETRY_MAX_DELAY)
-            try:
-                events = [self._session_spc.wait_and_get(timeout)]
-            except utils.PipeConditionClosedError:
-                break
-            except _timeout.Timeout:
-                events = []
-            events.extend(self._session_spc.drain())
-            for handle, event_type, state, path in events:
-                LOG.debug("MembershipMonitor %s: %s %s %s", self._basepath,
-                          evzookeeper.event_name(event_type),
-                          evzookeeper.state_name(state), path)
-                if event_type == zookeeper.SESSION_EVENT:
-                    if state != zookeeper.CONNECTED_STATE:
-                        self._set_members(None, None)
-                else:
-                    # our child watch fired: it is used up
-                    if handle == self._watch_handle:
-                        self._watch_handle = None
-                refresh = True
-        self._members = None
-        LOG.debug("MembershipMonitor %s: stopped", self._basepath)
+            elif handle == self._watch_handle:
+                # our child watch fired: it is used up
+                self._watch_handle = None
+        if self._stopped:
+            return evzookeeper.STOP
+        if not self._session._connected():
+            # unknown until CONNECTED_STATE comes
+            self._set_members(None, None)
+            return None
+        if self._refresh():
+            self._retry_delay = RETRY_MIN_DELAY
+            return None
+        delay = self._retry_delay
+        self._retry_delay = min(delay * 2, RETRY_MAX_DELAY)
+        return delay
 
     def _child_watcher(self, handle, event_type, state, path):
         if event_type == zookeeper.SESSION_EVENT:
@@ -217,9 +205,13 @@ class MembershipMonitor(evzookeeper.ZKServiceBase):
 class Membership(evzookeeper.ZKServiceBase):
     """Use ephemeral zknodes to maintain a failure-aware node membership list.
 
-    The member joins in the constructor and can leave later; after leave()
-    it does not join again.  While joined, the node is re-created whenever
-    the session is replaced after an expiry.
+    The member joins in the constructor (with ``async_mode``: in its green
+    thread, right after) and can leave later; after leave() it does not
+    join again.  While joined, the node is re-created whenever the session
+    is replaced after an expiry; refresh() re-creates it on demand (e.g.
+    after someone deleted it).  As in 0.4.0, a member the caller drops
+    stays joined (its green thread holds it) until leave() or the end of
+    its session.
 
     A name can be held by only one session.  The constructor raises
     RuntimeError when another session holds it.  A restarted worker finds
@@ -230,7 +222,8 @@ class Membership(evzookeeper.ZKServiceBase):
     runs out (then another live session holds it).
     """
 
-    def __init__(self, session, basepath, name, acl=None, wait=0):
+    def __init__(self, session, basepath, name, acl=None, async_mode=False,
+                 wait=0):
         """Initialize and join the membership
 
         @param session: a ZKSession object
@@ -239,6 +232,11 @@ class Membership(evzookeeper.ZKServiceBase):
         @param name: name of this member
         @param acl: access control list, by default [ZOO_OPEN_ACL_UNSAFE] is
             used
+        @param async_mode: if True, return at once and join in the
+            member's green thread (0.4.0: "the zknode will be created
+            asynchronously"); failures are logged, not raised: a name held
+            by another session is given up (tried again after the next
+            CONNECTED_STATE), other errors are retried once connected.
         @param wait: seconds to wait for another session's node of the same
             name to go away before giving up with RuntimeError (0: give up
             at once, as evzookeeper 0.4.0; None: wait for ever).
@@ -252,9 +250,18 @@ class Membership(evzookeeper.ZKServiceBase):
         self._path = _join_path(basepath.rstrip('/') or '/', name)
         self._session_token = uuid.uuid4().hex
         self._joined = False
+        self._has_joined = False
+        self._async_mode = async_mode
+        self._wait = wait
+        self._first_join_pending = async_mode
+        self._rejoin_needed = False
+        self._retry_delay = RETRY_MIN_DELAY
         self._wake = None
         self._started = _event.Event()
         super(Membership, self).__init__(session, basepath, acl=acl)
+        if async_mode:
+            self._started.send()
+            return
         try:
             self._join(wait)
         except BaseException:
@@ -278,6 +285,25 @@ class Membership(evzookeeper.ZKServiceBase):
         """True while this member's node is known to exist."""
         return self._joined and self._session.is_connected()
 
+    def refresh(self, quiet=True):
+        """Make sure the member node is there (0.4.0): create it if it is
+        missing, e.g. deleted by someone else.  Assumes a connected session.
+
+        @param quiet: if False, raise what the join raised (RuntimeError
+            when another session holds the name, ZooKeeperException);
+            if True, log it.
+        @return: True if the node was created, False if it was there, None
+            after leave() (or when a quiet refresh failed).
+        """
+        try:
+            return self._join(0)
+        except Exception as exc:
+            if not quiet:
+                raise
+            LOG.warning("Membership %s: refresh failed: %s: %s", self._path,
+                        type(exc).__name__, exc)
+            return None
+
     def leave(self):
         """Delete the member node and stop re-creating it.
 
@@ -290,7 +316,7 @@ class Membership(evzookeeper.ZKServiceBase):
         self._joined = False
         self._interrupt_wait()
         self.stop()
-        self._delete_own_node()
+        _delete_member_node(self._session, self._path, self._session_token)
         return True
 
     def _session_closed(self):
@@ -305,45 +331,55 @@ class Membership(evzookeeper.ZKServiceBase):
         if wake is not None and not wake.ready():
             wake.send(None)
 
-    def _session_callback(self):
-        """The member's green thread: re-join after the session changed."""
-        self._started.wait()
-        rejoin = False
-        delay = RETRY_MIN_DELAY
-        while self._name is not None:
-            timeout = None
-            if rejoin and self._session._connected():
-                if self._rejoin():
-                    rejoin = False
-                    delay = RETRY_MIN_DELAY
-                else:
-                    timeout = delay
-                    delay = min(delay * 2, RETRY_MAX_DELAY)
-            if self._name is None:
-                break
-            try:
-                events = [self._session_spc.wait_and_get(timeout)]
-            except utils.PipeConditionClosedError:
-                break
-            except _timeout.Timeout:
-                events = []
-            events.extend(self._session_spc.drain())
-            for handle, _event_type, state, _path in events:
-                if state == zookeeper.EXPIRED_SESSION_STATE:
-                    LOG.warning("Membership %s: session expired, the node is "
-                                "gone; it is re-created in the new session",
-                                self._path)
-                    self._joined = False
-                elif state == zookeeper.CONNECTED_STATE:
-                    rejoin = True
-        LOG.debug("Membership %s: green thread ends", self._path)
+    def _on_session_events(self, events):
+        """In the member's green thread: join (async_mode), re-join after
+        the session changed."""
+        self._started.wait()  # the constructor's join comes first
+        if self._first_join_pending:
+            self._first_join_pending = False
+            self._join_in_background()
+        for _handle, _event_type, state, _path in events:
+            if state == zookeeper.EXPIRED_SESSION_STATE:
+                LOG.warning("Membership %s: session expired, the node is "
+                            "gone; it is re-created in the new session",
+                            self._path)
+                self._joined = False
+            elif state == zookeeper.CONNECTED_STATE:
+                self._rejoin_needed = True
+        timeout = None
+        if self._name is not None and self._rejoin_needed and \
+                self._session._connected():
+            if self._rejoin():
+                self._rejoin_needed = False
+                self._retry_delay = RETRY_MIN_DELAY
+            else:
+                timeout = self._retry_delay
+                self._retry_delay = min(timeout * 2, RETRY_MAX_DELAY)
+        if self._name is None:
+            LOG.debug("Membership %s: green thread ends", self._path)
+            return evzookeeper.STOP
+        return timeout
+
+    def _join_in_background(self):
+        """async_mode's join."""
+        try:
+            self._join(self._wait)
+        except RuntimeError as exc:
+            LOG.error("Membership %s: %s; not joined", self._path, exc)
+        except zookeeper.ZooKeeperException as exc:
+            LOG.warning("Membership %s: joining failed: %s: %s; trying "
+                        "again when connected", self._path,
+                        type(exc).__name__, exc)
+            self._rejoin_needed = True
 
     def _rejoin(self):
         """Make sure the node is there (session connected).  Returns False
         when it should be tried again."""
+        # Once joined, the name is ours: wait as long as another session
+        # holds it.  (An async member that never got it gives up again.)
+        wait = None if self._has_joined else self._wait
         try:
-            # The name is ours: wait as long as another session holds it.
-            self._join(None)
+            self._join(wait)
             return True
         except zookeeper.ZooKeeperException as exc:
             LOG.warning("Membership %s: re-joining failed: %s: %s",
@@ -375,9 +411,10 @@ class Membership(evzookeeper.ZKServiceBase):
             else:
                 if self._name is None:
                     # leave() ran while the node was being created
-                    self._delete_own_node()
+                    _delete_member_node(self._session, self._path,
+                                        self._session_token)
                     return None
-                self._joined = True
+                self._joined = self._has_joined = True
                 LOG.info("Membership: joined as %s", self._path)
                 return True
             try:
@@ -389,7 +426,7 @@ class Membership(evzookeeper.ZKServiceBase):
             ours = _text(data) == self._session_token
             if owner == mine:
                 if ours:
-                    self._joined = True
+                    self._joined = self._has_joined = True
                     return False
                 LOG.critical("Duplicated membership name %s in this session",
                              self._path)
@@ -436,62 +473,81 @@ class Membership(evzookeeper.ZKServiceBase):
         finally:
             self._wake = None
 
-    def _delete_own_node(self):
-        """Delete our node; after a connection loss, keep trying.
-
-        A delete that fails with a connection loss may leave the node
-        behind while the session lives on (it moves to another server):
-        the member would then read as up for as long as the process runs.
-        Until the delete succeeds, or the session that holds the node ends
-        (its ephemeral nodes go with it), a green thread tries again.
-        """
+    def __del__(self):
+        # Collected without leave() (its green thread is gone): leave.
+        # Deleting the node blocks, and this may run on any thread: the
+        # delete goes to a green thread, through the session's bridge.  (A
+        # closed session took the node with it.)
         try:
-            holder = self._session.client_id()[0]
-        except Exception:
-            holder = None
-        if self._try_delete() is None:
-            LOG.warning("Membership %s: the delete was interrupted; trying "
-                        "again while session 0x%x lives", self._path,
-                        holder or 0)
-            eventlet.spawn_n(self._retry_delete, holder)
+            name = getattr(self, '_name', None)
+            session = getattr(self, '_session', None)
+            if name is not None and session is not None:
+                self._name = None
+                self._joined = False
+                bridge = session._bridge
+                if bridge is not None and not session._closed:
+                    bridge.post(eventlet.spawn_n, _delete_member_node,
+                                session, self._path, self._session_token)
+        except Exception:  # nowhere to report it from here
+            pass
+        super(Membership, self).__del__()
 
-    def _try_delete(self):
-        """True: gone; False: not ours or failed for good; None: retry."""
-        path = self._path
-        try:
-            data, stat = self._session.get(path)
-            if _text(data) != self._session_token:
-                LOG.warning("Membership %s: the node is not ours (any "
-                            "more): left as it is", path)
-                return False
-            self._session.delete(path)
-            LOG.debug("Membership %s: deleted", path)
-            return True
-        except zookeeper.NoNodeException:
-            LOG.debug("Membership %s: no node to delete", path)
-            return True
-        except (zookeeper.ConnectionLossException,
-                zookeeper.OperationTimeoutException):
-            return None
-        except zookeeper.ZooKeeperException:
-            LOG.exception("Membership %s: error when deleting the membership "
-                          "node; ignored", path)
+
+
+def _delete_member_node(session, path, token):
+    """Delete a member's node; after a connection loss, keep trying.
+
+    A delete that fails with a connection loss may leave the node behind
+    while the session lives on (it moves to another server): the member
+    would then read as up for as long as the process runs.  Until the
+    delete succeeds, or the session that holds the node ends (its
+    ephemeral nodes go with it), a green thread tries again.
+    """
+    try:
+        holder = session.client_id()[0]
+    except Exception:
+        holder = None
+    if _try_delete(session, path, token) is None:
+        LOG.warning("Membership %s: the delete was interrupted; trying again "
+                    "while session 0x%x lives", path, holder or 0)
+        eventlet.spawn_n(_retry_delete, session, path, token, holder)
+
+
+def _try_delete(session, path, token):
+    """True: gone; False: not ours or failed for good; None: retry."""
+    try:
+        data, _stat = session.get(path)
+        if _text(data) != token:
+            LOG.warning("Membership %s: the node is not ours (any more): "
+                        "left as it is", path)
             return False
+        session.delete(path)
+        LOG.debug("Membership %s: deleted", path)
+        return True
+    except zookeeper.NoNodeException:
+        LOG.debug("Membership %s: no node to delete", path)
+        return True
+    except (zookeeper.ConnectionLossException,
+            zookeeper.OperationTimeoutException):
+        return None
+    except zookeeper.ZooKeeperException:
+        LOG.exception("Membership %s: error when deleting the membership "
+                      "node; ignored", path)
+        return False
 
-    def _retry_delete(self, holder):
-        while True:
-            eventlet.sleep(_DELETE_RETRY_INTERVAL)
-            session = self._session
-            if session is None or session._closed:
-                return
-            if not session.is_connected():
-                continue
-            try:
-                if session.client_id()[0] != holder:
-                    return  # that session ended: its node went with it
-            except Exception:
-                return
-            if self._try_delete() is not None:
-                LOG.info("Membership %s: deleted after the interruption",
-                         self._path)
-                return
+
+def _retry_delete(session, path, token, holder):
+    while True:
+        eventlet.sleep(_DELETE_RETRY_INTERVAL)
+        if session._closed:
+            return
+        if not session.is_connected():
+            continue
+        try:
+            if session.client_id()[0] != holder:
+                return  # that session ended: its node went with it
+        except Exception:
+            return
+        if _try_delete(session, path, token) is not None:
+            LOG.info("Membership %s: deleted after the interruption", path)
+            return

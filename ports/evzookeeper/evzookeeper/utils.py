@@ -38,7 +38,9 @@ the original modules.
 """
 
 import collections
+import io
 import logging
+import weakref
 
 import eventlet
 from eventlet import event as _event
@@ -49,6 +51,7 @@ from eventlet import timeout as _timeout
 
 # The foreign-thread side uses the unpatched modules only.
 _os = patcher.original('os')
+_thread = patcher.original('_thread')
 _threading = patcher.original('threading')
 
 LOG = logging.getLogger(__name__)
@@ -225,24 +228,169 @@ def run_in_thread(bridge, func, *args):
     raise value
 
 
+
+def weak_method(method):
+    """A plain callable that calls the bound ``method`` while its object
+    lives and does nothing afterwards.
+
+    Callbacks that the C client or a bridge keep for an unknown time hold
+    their object through this, so that an object the caller dropped can be
+    collected (and its ``__del__`` release what it owns).
+    """
+    ref = weakref.WeakMethod(method)
+
+    def call(*args):
+        bound = ref()
+        if bound is not None:
+            return bound(*args)
+        return None
+    return call
+
+
+# -- evzookeeper 0.4.0's conditions ----------------------------------------
+
 class PipeConditionClosedError(Exception):
     """The condition was closed while (or before) waiting on it."""
+
+
+# hub -> (pid, HubBridge): the one bridge of each OS thread's hub that the
+# conditions of that thread share.
+_thread_bridges = weakref.WeakKeyDictionary()
+
+
+def _thread_bridge():
+    hub = hubs.get_hub()
+    entry = _thread_bridges.get(hub)
+    if entry is not None and entry[0] == _os.getpid() and entry[1].running:
+        return entry[1]
+    # (a forked child must not write to its parent's pipe)
+    bridge = HubBridge(name='evzookeeper-conditions')
+    bridge.start()
+    _thread_bridges[hub] = (_os.getpid(), bridge)
+    return bridge
+
+
+class PipeCondition(object):
+    """evzookeeper 0.4.0's condition: notify() from any OS thread wakes a
+    green thread blocked in wait().
+
+    Create it, and wait(), on the OS thread whose hub runs the waiter;
+    notify() may come from anywhere (a C client's thread, a helper thread,
+    a green thread).  Each notify() lets one wait() return, as each byte
+    written to 0.4.0's pipe did: notifications made while nobody waits are
+    counted, not lost.
+
+    0.4.0 opened a pipe per object.  Here every condition of an OS thread
+    shares that thread's one HubBridge (two descriptors, opened once), so
+    an object holds no OS resource and nothing leaks when it is dropped
+    without close().
+    """
+
+    def __init__(self):
+        self._owner = _thread.get_ident()
+        self._bridge = _thread_bridge()
+        self._pending = 0
+        self._closed = False
+        self._changed = _event.Event()
+
+    @property
+    def closed(self):
+        return self._closed
+
+    def notify(self, quiet=True):
+        """Wake one wait(), now or when it comes.  Safe from any OS thread;
+        does nothing once closed.
+
+        @param quiet: if False, raise PipeConditionClosedError when the
+            wake-up cannot be delivered (the owner's bridge is gone).
+        """
+        if self._closed:
+            return
+        if _thread.get_ident() == self._owner:
+            self._wake()
+        elif not self._bridge.post(self._wake) and not quiet:
+            raise PipeConditionClosedError()
+
+    def wait(self, timeout=None):
+        """Return (None) after a notify(); consume it.
+
+        @param timeout: seconds; eventlet.timeout.Timeout is raised when
+            nothing came in time (0: do not block).
+        @raise PipeConditionClosedError: when closed, before or meanwhile.
+        """
+        if _thread.get_ident() != self._owner:
+            raise RuntimeError('PipeCondition.wait() outside the OS thread '
+                               'that created it: nothing would wake it')
+        with _timeout.Timeout(timeout):
+            while True:
+                if self._closed:
+                    raise PipeConditionClosedError()
+                if self._pending:
+                    self._pending -= 1
+                    return None
+                self._changed.wait()
+
+    def close(self):
+        """Fail every present and later wait(); ignore later notify()."""
+        if self._closed:
+            return
+        if _thread.get_ident() != self._owner:
+            self._bridge.post(self.close)
+            return
+        self._closed = True
+        self._signal()
+
+    def _wake(self):
+        if self._closed:
+            return
+        self._pending += 1
+        self._signal()
+
+    def _signal(self):
+        changed, self._changed = self._changed, _event.Event()
+        changed.send()
+
+    def __del__(self):
+        # Nobody waits (a waiter would hold us): nothing to wake, nothing
+        # to release.  Only mark it, whatever thread the collector runs on.
+        self._closed = True
+
+
+class StatePipeCondition(PipeCondition):
+    """A PipeCondition that carries the LAST state, as in 0.4.0.
+
+    set_and_notify(state) stores ``state`` and notifies; wait_and_get()
+    waits for a notification and returns the state stored last.  A waiter
+    that wakes late gets the newest state, not the oldest: a connection
+    callback reads the state the session is in now.  (Use EventQueue to
+    see every state in order.)
+    """
+
+    def __init__(self):
+        super(StatePipeCondition, self).__init__()
+        self._state = None
+
+    def set_and_notify(self, state, quiet=True):
+        """Store ``state`` and notify.  Safe from any OS thread."""
+        self._state = state
+        return self.notify(quiet=quiet)
+
+    def wait_and_get(self, timeout=None):
+        """Wait as wait() does; return the state stored last."""
+        self.wait(timeout)
+        return self._state
 
 
 _CLOSED = object()
 
 
-class StatePipeCondition(object):
-    """A green channel of states, with evzookeeper 0.4.0's interface.
+class EventQueue(object):
+    """Every state in order (not 0.4.0's: its recipes lost events).
 
-    ZKSession delivers session events to connection callbacks of this type
-    by calling ``set_and_notify((handle, type, state, path))`` on the hub;
-    a green thread reads them with ``wait_and_get()``.  Unlike the original
-    (one pipe per object, only the last state kept), nothing here is an OS
-    resource and every notification keeps its own state, in order.
-
-    Only green threads of the hub's OS thread may call it: from a foreign
-    thread use :class:`HubBridge`.
+    The recipes read their session events from one of these: a green
+    queue with StatePipeCondition's interface (set_and_notify,
+    wait_and_get, close) plus drain().  Only green threads of the hub's OS
+    thread may use it: from a foreign thread go through HubBridge.
     """
 
     def __init__(self):
@@ -262,9 +410,9 @@ class StatePipeCondition(object):
     def wait_and_get(self, timeout=None):
         """Return the next state.
 
-        @param timeout: seconds; on expiry eventlet.timeout.Timeout is
-            raised, as in 0.4.0.
-        @raise PipeConditionClosedError: when closed.
+        @param timeout: seconds; on expiry eventlet.timeout.Timeout.
+        @raise PipeConditionClosedError: when closed (after what was
+            queued before close() has been read).
         """
         if self._closed and self._queue.qsize() == 0:
             raise PipeConditionClosedError()
@@ -292,3 +440,164 @@ class StatePipeCondition(object):
         if not self._closed:
             self._closed = True
             self._queue.put(_CLOSED)
+
+
+# -- evzookeeper 0.4.0's TimeoutGreenPipe -------------------------------------
+
+class _TimeoutFileIO(io.RawIOBase):
+    """A non-blocking descriptor whose reads and writes wait on the hub, at
+    most ``timeout`` seconds each."""
+
+    def __init__(self, fileno, mode, name):
+        super(_TimeoutFileIO, self).__init__()
+        self._fileno = fileno
+        self._mode = mode
+        self.name = name
+        self.timeout = None
+        _os.set_blocking(fileno, False)
+        hubs.notify_opened(fileno)
+
+    def fileno(self):
+        self._checkClosed()
+        return self._fileno
+
+    def readable(self):
+        return 'r' in self._mode or '+' in self._mode
+
+    def writable(self):
+        return any(c in self._mode for c in 'wax+')
+
+    def readinto(self, buf):
+        self._checkClosed()
+        while True:
+            try:
+                data = _os.read(self._fileno, len(buf))
+            except BlockingIOError:
+                hubs.trampoline(self._fileno, read=True,
+                                timeout=self.timeout)
+                continue
+            buf[:len(data)] = data
+            return len(data)
+
+    def write(self, data):
+        self._checkClosed()
+        while True:
+            try:
+                return _os.write(self._fileno, data)
+            except BlockingIOError:
+                hubs.trampoline(self._fileno, write=True,
+                                timeout=self.timeout)
+
+    def close(self):
+        if self.closed:
+            return
+        try:
+            super(_TimeoutFileIO, self).close()
+        finally:
+            try:
+                hubs.notify_close(self._fileno)
+            except Exception:  # e.g. at interpreter shutdown
+                pass
+            _os.close(self._fileno)
+
+
+class TimeoutGreenPipe(object):
+    """A green file on a pipe (or any descriptor) whose reads give up after
+    set_timeout() seconds with eventlet.timeout.Timeout (0.4.0's class).
+
+    @param f: a descriptor (int; it becomes the pipe's), a path (str) or a
+        file object (its descriptor is duplicated, the object closed).
+    @param mode: as for open(); with 'b' reads return bytes, else str.
+    @param bufsize: 0 unbuffered (binary only), -1 default, 1 line
+        buffered (text), n a buffer of n bytes.
+
+    Today's eventlet.greenio.GreenPipe is a function (it cannot be
+    subclassed, as 0.4.0 did), so this wraps the io stack of open() around
+    a raw file that waits on the hub with a timeout.  Reads, writes and
+    other attributes are the wrapped file's.
+    """
+
+    def __init__(self, f, mode='r', bufsize=-1):
+        if isinstance(f, bool) or not (isinstance(f, (str, int)) or
+                                       hasattr(f, 'fileno')):
+            raise TypeError('f(ile) should be int, str or file, not %r'
+                            % (f,))
+        binary_mode = mode.replace('t', '')
+        if 'b' not in binary_mode:
+            binary_mode += 'b'
+        if isinstance(f, str):
+            name = f
+            with open(f, binary_mode, buffering=0) as opened:
+                fileno = _os.dup(opened.fileno())
+        elif isinstance(f, int):
+            fileno = f
+            name = '<fd:%d>' % fileno
+        else:
+            f_mode = getattr(f, 'mode', mode)
+            if not isinstance(f_mode, str) or \
+                    f_mode.replace('b', '').replace('t', '') != \
+                    mode.replace('b', '').replace('t', ''):
+                raise ValueError('file.mode %r does not match mode '
+                                 'parameter %r' % (f_mode, mode))
+            name = getattr(f, 'name', None)
+            fileno = _os.dup(f.fileno())
+            f.close()
+        if 'b' not in mode and bufsize == 0:
+            _os.close(fileno)
+            raise ValueError("can't have unbuffered text I/O")
+        self._name = name
+        self._raw = _TimeoutFileIO(fileno, binary_mode, name)
+        self._file = _io_stack(self._raw, mode, bufsize)
+
+    def set_timeout(self, timeout):
+        """Seconds a read (or write) may wait; None: for ever."""
+        self._raw.timeout = timeout
+
+    @property
+    def name(self):
+        return self._name
+
+    def close(self):
+        self._file.close()
+
+    @property
+    def closed(self):
+        return self._file.closed
+
+    def fileno(self):
+        return self._raw.fileno()
+
+    def __getattr__(self, name):
+        # only reached for what this class does not define
+        if name.startswith('__') or name in ('_file', '_raw'):
+            raise AttributeError(name)
+        return getattr(self._file, name)
+
+    def __iter__(self):
+        return iter(self._file)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *args):
+        self.close()
+
+    def __repr__(self):
+        return '<TimeoutGreenPipe %s>' % (self._name,)
+
+
+def _io_stack(raw, mode, bufsize):
+    """What open() would put on top of ``raw`` for ``mode``/``bufsize``."""
+    if 'b' in mode and bufsize == 0:
+        return raw
+    size = bufsize if bufsize > 1 else io.DEFAULT_BUFFER_SIZE
+    if raw.readable() and raw.writable():
+        buffered = io.BufferedRWPair(raw, raw, size)
+    elif raw.readable():
+        buffered = io.BufferedReader(raw, size)
+    else:
+        buffered = io.BufferedWriter(raw, size)
+    if 'b' in mode:
+        return buffered
+    return io.TextIOWrapper(buffered, line_buffering=(bufsize == 1),
+                            write_through=(bufsize == 1))

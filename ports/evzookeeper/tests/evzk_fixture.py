@@ -16,6 +16,7 @@ import eventlet
 import greenlet
 import zookeeper
 
+import evzookeeper
 from nova.tests import zkserver
 
 TICK_TIME = 200
@@ -90,6 +91,29 @@ class Ticker(object):
     def stop(self):
         self._running = False
         self._thread.wait()
+
+
+def expire_session(server, session):
+    """End ``session`` on the server from a second handle (the classic
+    ZooKeeper test trick): it learns EXPIRED when it reconnects.
+
+    The second handle takes the session over, which drops the first one's
+    connection; if the first reconnects before the second closes, the
+    server refuses the close (session moved): try again.
+    """
+    old_sid = session.client_id()[0]
+    for _attempt in range(20):
+        thief = evzookeeper.ZKSession(server.address, timeout=10,
+                                      recv_timeout=RECV_TIMEOUT,
+                                      ident=session.client_id())
+        thief.close()
+        try:
+            wait_for(lambda: session.client_id()[0] != old_sid, 1.5,
+                     'expiry')
+            return
+        except AssertionError:
+            pass
+    raise AssertionError('could not expire session 0x%x' % old_sid)
 
 
 def stat_or_none(session, path):

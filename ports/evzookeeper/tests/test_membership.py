@@ -171,26 +171,7 @@ class TestJoinLeave(MembershipTestCase):
 class TestExpiry(MembershipTestCase):
 
     def expire(self, session):
-        """End ``session`` on the server from a second handle (the classic
-        ZooKeeper test trick): it learns EXPIRED when it reconnects.
-
-        The second handle takes the session over, which drops the first
-        one's connection; if the first reconnects before the second closes,
-        the server refuses the close (session moved): try again.
-        """
-        old_sid = session.client_id()[0]
-        for _attempt in range(20):
-            thief = evzookeeper.ZKSession(self.server.address, timeout=10,
-                                          recv_timeout=fx.RECV_TIMEOUT,
-                                          ident=session.client_id())
-            thief.close()
-            try:
-                fx.wait_for(lambda: session.client_id()[0] != old_sid, 1.5,
-                            'expiry')
-                return
-            except AssertionError:
-                pass
-        self.fail('could not expire session 0x%x' % old_sid)
+        fx.expire_session(self.server, session)
 
     def test_member_recreated_after_expiry(self):
         states = []
