@@ -28,6 +28,7 @@ original does deliver (``ORIGINAL_LIBS``).
 
 import atexit
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -105,8 +106,11 @@ time.sleep(600)
 # keeps its green threads running (the Membership re-joins after an
 # expiry) until it is killed.
 WORKER = """
+import logging
 import sys
 import eventlet
+logging.basicConfig(level=logging.WARNING,
+                    format='%(levelname)s %(name)s %(message)s')
 try:
     from oslo.config import cfg
 except ImportError:
@@ -400,6 +404,15 @@ class ZKServiceGroupTestCase(test.TestCase):
             self.assertFalse(up())
             return
         self.assertTrue(wait_for(up, 15), self._worker_log(worker))
+        # ... and says so at WARNING, the default level of Grizzly's log.
+        self.assertTrue(wait_for(
+            lambda: 'the compute group (session' in self._worker_log(worker),
+            5), self._worker_log(worker))
+        log = self._worker_log(worker)
+        for expected in (r'WARNING .*reconnected to ZooKeeper at .* with a '
+                         r'new session',
+                         r'WARNING .*hostE re-joined the compute group'):
+            self.assertTrue(re.search(expected, log), log)
 
     def test_restarted_worker_joins_when_old_session_expires(self):
         holder = self._holder('compute', 'hostR')
