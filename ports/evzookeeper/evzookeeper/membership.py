@@ -85,6 +85,9 @@ class MembershipMonitor(evzookeeper.ZKServiceBase):
         self._watch_handle = None
         self._ready = _event.Event()
         self._retry_delay = RETRY_MIN_DELAY
+        # The binding keeps a child watcher until it fires: that must not
+        # keep a monitor whose green thread is gone from being collected.
+        self._weak_child_watcher = utils.weak_method(self._child_watcher)
         super(MembershipMonitor, self).__init__(session, basepath, acl=acl)
 
     def get_all(self):
@@ -158,7 +161,7 @@ class MembershipMonitor(evzookeeper.ZKServiceBase):
         session = self._session
         handle = session._zhandle
         watcher = None if handle == self._watch_handle else \
-            self._child_watcher
+            self._weak_child_watcher
         try:
             try:
                 children = session.get_children(self._basepath, watcher)

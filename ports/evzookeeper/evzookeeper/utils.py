@@ -154,6 +154,8 @@ class HubBridge(object):
                 while self._queue:
                     func, args = self._queue.popleft()
                     self._call(func, *args)
+                    # not kept while waiting: it may hold a session
+                    del func, args
         finally:
             self._close_pipe()
 
