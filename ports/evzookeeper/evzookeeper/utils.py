@@ -32,6 +32,11 @@ session costs two descriptors whatever the number of calls in flight.
 Callables run in the dispatcher green thread and must not block: they resolve
 an ``Event``, put to a queue or spawn a green thread.
 
+evzookeeper 0.4.0's ``PipeCondition`` and ``StatePipeCondition`` (notify
+from any OS thread, wait in a green thread) ride on one such bridge per OS
+thread, shared by all of them (0.4.0 opened a pipe per object, so per
+call).  ``TimeoutGreenPipe`` is 0.4.0's green pipe whose reads time out.
+
 This works the same with and without ``eventlet.monkey_patch()``: the pipe,
 the writes, the short-lived helper threads of :func:`run_in_thread` all use
 the original modules.
