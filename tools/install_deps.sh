@@ -7,11 +7,14 @@
 #                      extension and scandir (tools/py27/build_venv.sh)
 #   memcached          the server of the mc driver's tests
 #   python3-venv       to make the virtualenv
+#   libssl-dev, cmake, make, dpkg-dev  tools/build_zk_tls.sh builds the C
+#                      client with OpenSSL from Debian's source package
+#   openssl            the TLS tests make their certificates with it
 # The Python 2.7 lane (run_tests.sh --py27) also needs a CPython 2.7 with
 # headers and pip, which Debian 12 does not package: see the end.
 set -eu
 
-PACKAGES="zookeeper libzookeeper-mt2 libzookeeper-mt-dev gcc libc6-dev memcached python3-venv"
+PACKAGES="zookeeper libzookeeper-mt2 libzookeeper-mt-dev gcc libc6-dev memcached python3-venv libssl-dev cmake make dpkg-dev openssl"
 
 python27_note() {
     local cand
