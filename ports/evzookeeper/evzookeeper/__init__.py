@@ -190,7 +190,7 @@ class ZKSession(object):
     """A ZooKeeper session whose calls block only the calling green thread."""
 
     def __init__(self, host, timeout=None, recv_timeout=10000,
-                 ident=(-1, ""), zklog_fd=None, init_cbs=None):
+                 ident=(-1, ""), zklog_fd=None, init_cbs=None, ssl=None):
         """
         @param host: comma separated host:port pairs, each corresponding to
             a zk server, e.g. '127.0.0.1:3000,127.0.0.1:3001'.
@@ -219,6 +219,12 @@ class ZKSession(object):
 
         @param init_cbs: connection callbacks registered before the session
             starts (see add_connection_callback).
+
+        @param ssl: None for a plain connection, or the C client's
+            certificate string "ca.pem,cert.pem,key.pem[,passwd]" to
+            connect over TLS with zookeeper.init_ssl (this port only;
+            needs a C client built with OpenSSL).  Sessions opened after
+            an expiry use it too.
         """
         LOG.debug("Create a new ZKSession: host=%s timeout=%s "
                   "recv_timeout=%s", host, timeout, recv_timeout)
@@ -226,6 +232,12 @@ class ZKSession(object):
         self._recv_timeout = recv_timeout
         self._ident = ident
         self._zklog_fd = zklog_fd
+        if ssl is not None and not hasattr(zookeeper, 'init_ssl'):
+            raise _exception(
+                'ZooKeeperException', 'TLS asked for, but the ZooKeeper C '
+                'client %s was built without OpenSSL (no zookeeper_init_ssl)'
+                % getattr(zookeeper, 'LIBRARY', ''))
+        self._ssl = ssl
         self._pid = os.getpid()
         self._zhandle = None
         self._state = None
@@ -347,9 +359,13 @@ class ZKSession(object):
         watcher = functools.partial(_post_event, self._bridge,
                                     utils.weak_method(self._session_event))
         args = [self._host, watcher, self._recv_timeout]
+        init = zookeeper.init
+        if self._ssl is not None:
+            args.insert(1, self._ssl)
+            init = zookeeper.init_ssl
         if ident and ident[0] not in (-1, 0, None):
             args.append(tuple(ident))
-        handle = utils.run_in_thread(self._bridge, zookeeper.init, *args)
+        handle = utils.run_in_thread(self._bridge, init, *args)
         LOG.debug("ZooKeeper %s: opened handle %s", self._host, handle)
         return handle
 
