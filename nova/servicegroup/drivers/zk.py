@@ -32,9 +32,11 @@ import atexit
 import base64
 import hashlib
 import os
+import socket
 import time
 
 import eventlet
+import eventlet.tpool
 
 try:
     from oslo.config import cfg
@@ -84,6 +86,24 @@ zk_driver_opts = [
                 help='With auth_digest: whether clients without the '
                      'credentials may read the group membership (read only). '
                      'False: only nova\'s identity may read it'),
+    cfg.StrOpt('ssl_ca_file',
+               default=None,
+               help='CA certificate file (PEM) to verify the ZooKeeper '
+                    'servers with. Set it, ssl_cert_file and ssl_key_file to '
+                    'connect over TLS (to the servers\' secureClientPort); '
+                    'this needs a ZooKeeper C client built with OpenSSL '
+                    '(tools/build_zk_tls.sh, ZOOKEEPER_C_LIBRARY). The C '
+                    'client checks that this CA (or one of the system\'s) '
+                    'signed the server certificate, not the host name: use '
+                    'a private CA that signs only ZooKeeper servers'),
+    cfg.StrOpt('ssl_cert_file',
+               default=None,
+               help='Certificate file (PEM) nova presents to ZooKeeper over '
+                    'TLS; the C client always presents one, and the servers '
+                    'check it against their ssl.trustStore'),
+    cfg.StrOpt('ssl_key_file',
+               default=None,
+               help='Private key file (PEM, not encrypted) of ssl_cert_file'),
 ]
 
 CONF = cfg.CONF
@@ -240,6 +260,156 @@ def digest_acl(credentials, world_read):
     return acl
 
 
+# How long a TLS check may wait for a ZooKeeper server (seconds).
+TLS_CHECK_TIMEOUT = 3.0
+_TLS_OPTIONS = ('ssl_ca_file', 'ssl_cert_file', 'ssl_key_file')
+
+
+def tls_certificates():
+    """The C client's certificate string for [zookeeper] ssl_*, or None.
+
+    None when no ssl_* option is set (plain connections, as in Grizzly).
+    Raises InvalidZooKeeperConfig naming the option when one is missing or
+    unreadable, or when the loaded C client cannot do TLS.
+    """
+    values = [getattr(CONF.zookeeper, option) for option in _TLS_OPTIONS]
+    if not any(values):
+        return None
+    for option, value in zip(_TLS_OPTIONS, values):
+        if not value:
+            raise InvalidZooKeeperConfig(
+                option=option, value=value,
+                reason=_('TLS needs ssl_ca_file (the CA of the servers), '
+                         'ssl_cert_file and ssl_key_file (the ZooKeeper C '
+                         'client always presents a certificate)'))
+        if ',' in value:
+            # zookeeper_init_ssl splits "ca,cert,key" at the commas.
+            raise InvalidZooKeeperConfig(
+                option=option, value=value,
+                reason=_('the ZooKeeper C client cannot take a path with a '
+                         'comma'))
+        if not os.path.isfile(value) or not os.access(value, os.R_OK):
+            raise InvalidZooKeeperConfig(
+                option=option, value=value,
+                reason=_('no such file, or it cannot be read'))
+    if not hasattr(zookeeper, 'init_ssl'):
+        raise InvalidZooKeeperConfig(
+            option='ssl_ca_file', value=values[0],
+            reason=_('TLS needs a ZooKeeper C client built with OpenSSL; '
+                     '%s has no zookeeper_init_ssl (tools/build_zk_tls.sh '
+                     'builds one: point ZOOKEEPER_C_LIBRARY at it)')
+            % getattr(zookeeper, 'LIBRARY', 'the zookeeper module'))
+    if not _takes_ssl(evzookeeper.ZKSession):
+        raise InvalidZooKeeperConfig(
+            option='ssl_ca_file', value=values[0],
+            reason=_('this evzookeeper cannot open TLS sessions (0.4.0 '
+                     'cannot; the port in ports/evzookeeper can)'))
+    return ','.join(values)
+
+
+def _takes_ssl(session_class):
+    import inspect
+    try:
+        names = inspect.getfullargspec(session_class.__init__).args
+    except AttributeError:  # Python 2.7
+        names = inspect.getargspec(session_class.__init__).args
+    return 'ssl' in names
+
+
+def tls_handshake_error(servers):
+    """Why a TLS connection to the servers fails, or None.
+
+    The C client only logs "error in ssl connect" and retries for ever, so
+    the same handshake is tried here, checked as the C client checks it:
+    the chain against ssl_ca_file and the system's CAs, no host name; and
+    the server's answer to the client certificate.  None as well when no
+    server answers at all: the C client keeps trying those.
+    """
+    import ssl
+    ca, cert, key = [getattr(CONF.zookeeper, o) for o in _TLS_OPTIONS]
+    context = ssl.SSLContext(getattr(ssl, 'PROTOCOL_TLS_CLIENT',
+                                     ssl.PROTOCOL_SSLv23))
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_REQUIRED
+    try:
+        context.load_verify_locations(ca)
+    except ssl.SSLError as e:
+        raise InvalidZooKeeperConfig(option='ssl_ca_file', value=ca,
+                                     reason=_('not a PEM certificate: %s') % e)
+    context.set_default_verify_paths()
+    try:
+        context.load_cert_chain(cert, key)
+    except ssl.SSLError as e:
+        raise InvalidZooKeeperConfig(
+            option='ssl_key_file', value=key,
+            reason=_('no PEM key (not encrypted) that matches ssl_cert_file '
+                     '%(cert)s: %(err)s') % {'cert': cert, 'err': e})
+    for host, port in servers:
+        try:
+            sock = socket.create_connection((host, port), TLS_CHECK_TIMEOUT)
+        except (socket.error, socket.timeout):
+            continue
+        where = '%s:%d' % (host, port)
+        try:
+            tls = context.wrap_socket(sock)
+            # TLS 1.3 refuses a client certificate after the handshake:
+            # only an answer to a request shows it was accepted.
+            tls.sendall(b'srvr')
+            tls.recv(1)
+            tls.close()
+            return None
+        except ssl.SSLError as e:
+            return _tls_failure(where, e, ca, cert)
+        except (socket.error, socket.timeout):
+            continue
+        finally:
+            sock.close()
+    return None
+
+
+def _tls_failure(where, error, ca, cert):
+    reason = getattr(error, 'reason', None) or ''
+    if reason == 'CERTIFICATE_VERIFY_FAILED':
+        return _('the certificate of ZooKeeper at %(where)s is not signed by '
+                 'the CA in [zookeeper] ssl_ca_file %(ca)s (%(err)s)') % {
+                     'where': where, 'ca': ca, 'err': error}
+    if 'ALERT' in reason:
+        return _('ZooKeeper at %(where)s refused the client certificate '
+                 '[zookeeper] ssl_cert_file %(cert)s (%(err)s): its '
+                 'ssl.trustStore must hold the CA that signed it') % {
+                     'where': where, 'cert': cert, 'err': error}
+    if reason in ('WRONG_VERSION_NUMBER', 'UNKNOWN_PROTOCOL',
+                  'RECORD_LAYER_FAILURE'):
+        return _('ZooKeeper at %(where)s does not speak TLS on that port '
+                 '(give its secureClientPort in [zookeeper] address): '
+                 '%(err)s') % {'where': where, 'err': error}
+    return _('TLS handshake with ZooKeeper at %(where)s failed: %(err)s') % {
+        'where': where, 'err': error}
+
+
+def tls_session_args(servers, log=True):
+    """ZKSession's keyword arguments for [zookeeper] ssl_*: {} when plain.
+
+    Raises InvalidZooKeeperConfig (see tls_certificates) or, when the TLS
+    handshake with a server fails, the binding's SSL error saying why.
+    """
+    certs = tls_certificates()
+    if certs is None:
+        return {}
+    # Blocking socket calls: in an OS thread, the hub keeps running.
+    error = eventlet.tpool.execute(tls_handshake_error, servers)
+    if error is not None:
+        raise getattr(zookeeper, 'SSLConnectionErrorException',
+                      zookeeper.ZooKeeperException)(error)
+    if log:
+        LOG.info(_('ZooKeeperDriver: connecting to ZooKeeper over TLS, '
+                   'servers verified against the CA %(ca)s (the certificate '
+                   'chain, not the host name), client certificate %(cert)s'),
+                 {'ca': CONF.zookeeper.ssl_ca_file,
+                  'cert': CONF.zookeeper.ssl_cert_file})
+    return {'ssl': certs}
+
+
 class ZooKeeperDriver(api.ServiceGroupDriver):
     """ZooKeeper driver for the service group API."""
 
@@ -310,7 +480,8 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         if self._cached_session is None:
             session = evzookeeper.ZKSession(
                 self._address, recv_timeout=CONF.zookeeper.recv_timeout,
-                zklog_fd=_zk_log_stream())
+                zklog_fd=_zk_log_stream(),
+                **tls_session_args(self._servers))
             if self._credentials is not None:
                 try:
                     session.add_auth('digest', self._credentials)
@@ -488,7 +659,8 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         session = evzookeeper.ZKSession(
             self._address.split('/', 1)[0],
             recv_timeout=CONF.zookeeper.recv_timeout,
-            zklog_fd=_zk_log_stream())
+            zklog_fd=_zk_log_stream(),
+            **tls_session_args(self._servers, log=False))
         try:
             if self._credentials is not None:
                 session.add_auth('digest', self._credentials)
