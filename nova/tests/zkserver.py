@@ -24,6 +24,9 @@ import time
 ZK_CLASSPATH_DEFAULT = '/etc/zookeeper/conf:/usr/share/java/zookeeper.jar'
 STANDALONE_MAIN = 'org.apache.zookeeper.server.ZooKeeperServerMain'
 QUORUM_MAIN = 'org.apache.zookeeper.server.quorum.QuorumPeerMain'
+# Debian's zookeeper.jar lists the Netty jars the plain factory needs, not
+# netty-codec, which Netty's SslHandler needs (same package, libnetty-java).
+TLS_CLASSPATH = ':/usr/share/java/netty-codec.jar'
 
 
 class ZooKeeperNotInstalled(Exception):
@@ -40,9 +43,14 @@ def free_port(host='127.0.0.1'):
         sock.close()
 
 
-def four_letter(host, port, word, timeout=2.0):
-    """Send a four letter word (ruok, mntr, srvr, ...) and return the reply."""
+def four_letter(host, port, word, timeout=2.0, tls=None):
+    """Send a four letter word (ruok, mntr, srvr, ...) and return the reply.
+
+    tls: the TLSCertificates of a server that listens on TLS only.
+    """
     sock = socket.create_connection((host, port), timeout)
+    if tls is not None:
+        sock = tls.client_context().wrap_socket(sock, server_hostname=host)
     try:
         sock.sendall(word.encode('ascii'))
         chunks = []
@@ -56,10 +64,10 @@ def four_letter(host, port, word, timeout=2.0):
         sock.close()
 
 
-def mntr(host, port):
+def mntr(host, port, tls=None):
     """A server's ``mntr`` counters as a dict of str to str."""
     stats = {}
-    for line in four_letter(host, port, 'mntr').splitlines():
+    for line in four_letter(host, port, 'mntr', tls=tls).splitlines():
         if '\t' in line:
             key, value = line.split('\t', 1)
             stats[key] = value
@@ -79,6 +87,8 @@ def _classpath():
 
 class _ServerProcess(object):
     """One ZooKeeper JVM: its config, data directory and process."""
+
+    tls = None  # TLSCertificates when the client port speaks TLS only
 
     def __init__(self, base_dir, main_class, config, myid=None,
                  client_port=None, host='127.0.0.1'):
@@ -107,7 +117,8 @@ class _ServerProcess(object):
                '-Dzookeeper.log.dir=%s' % self.base_dir,
                '-Dzookeeper.root.logger=INFO,CONSOLE',
                '-Dzookeeper.admin.enableServer=false',
-               '-cp', _classpath(), self.main_class, self.config_path]
+               '-cp', _classpath() + (TLS_CLASSPATH if self.tls else ''),
+               self.main_class, self.config_path]
         log = open(self.log_path, 'ab')
         try:
             # A process group of its own, so that a test runner's Ctrl-C
@@ -175,7 +186,8 @@ class _ServerProcess(object):
     def mode(self):
         """'standalone', 'leader', 'follower' or None when not serving."""
         try:
-            reply = four_letter(self.host, self.port, 'srvr', timeout=0.5)
+            reply = four_letter(self.host, self.port, 'srvr', timeout=0.5,
+                                tls=self.tls)
         except (socket.error, socket.timeout):
             return None
         for line in reply.splitlines():
@@ -223,10 +235,12 @@ class ZooKeeperServer(_Deployment):
     tick_time decides the session timeouts the server grants: between 2 and
     20 ticks.  Tests use a small tick so that expiries take a second, and the
     production 2000 ms where the defaults themselves are under test.
+    tls (TLSCertificates): the port is a secureClientPort, TLS only.
     """
 
     def __init__(self, tick_time=200, port=None, base_dir=None,
-                 host='127.0.0.1', max_client_cnxns=0, extra_config=None):
+                 host='127.0.0.1', max_client_cnxns=0, extra_config=None,
+                 tls=None):
         self.tick_time = tick_time
         self.host = host
         self.port = port or free_port(host)
@@ -238,9 +252,14 @@ class ZooKeeperServer(_Deployment):
                   'maxClientCnxns=%d' % max_client_cnxns,
                   'admin.enableServer=false',
                   '4lw.commands.whitelist=*']
+        if tls is not None:
+            config = [line for line in config
+                      if not line.startswith('clientPort')]
+            config.extend(_tls_config(tls, self.port, host))
         config.extend(extra_config or [])
         self._server = _ServerProcess(self.base_dir, STANDALONE_MAIN, config,
                                       client_port=self.port, host=host)
+        self._server.tls = self.tls = tls
 
     @property
     def address(self):
@@ -280,10 +299,10 @@ class ZooKeeperServer(_Deployment):
         self._server.resume()
 
     def four_letter(self, word):
-        return four_letter(self.host, self.port, word)
+        return four_letter(self.host, self.port, word, tls=self.tls)
 
     def mntr(self):
-        return mntr(self.host, self.port)
+        return mntr(self.host, self.port, tls=self.tls)
 
     def _processes(self):
         return [self._server]
@@ -380,6 +399,91 @@ class ZooKeeperEnsemble(_Deployment):
 
     def _processes(self):
         return self.servers
+
+
+def _tls_config(tls, port, host):
+    """zoo.cfg lines for a TLS-only client port with ``tls``'s files.
+
+    Only the Netty connection factory serves a secureClientPort.  The
+    server presents server.pem and asks every client for a certificate
+    signed by ca.pem (ssl.clientAuth defaults to "need").
+    """
+    return ['secureClientPort=%d' % port,
+            'secureClientPortAddress=%s' % host,
+            'serverCnxnFactory='
+            'org.apache.zookeeper.server.NettyServerCnxnFactory',
+            'ssl.keyStore.location=%s' % tls.server_keystore,
+            'ssl.keyStore.type=PEM',
+            'ssl.trustStore.location=%s' % tls.ca,
+            'ssl.trustStore.type=PEM']
+
+
+class TLSCertificates(object):
+    """A private CA and a server and a client certificate it signed.
+
+    Made with the ``openssl`` command in ``directory``: ca.pem, server.pem
+    and server.key (for 127.0.0.1 and localhost), client.pem and
+    client.key, and server-keystore.pem (key and certificate in one file,
+    as ZooKeeper's PEM key store reads them).  EC keys: quick to make.
+    Two instances are two unrelated CAs, for "wrong CA" tests.
+    """
+
+    def __init__(self, directory, name='nova-zk-test'):
+        self.directory = directory
+        if not os.path.isdir(directory):
+            os.makedirs(directory)
+        self.name = name
+        self.ca = self._path('ca.pem')
+        self.ca_key = self._path('ca.key')
+        self._openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt',
+                      'ec_paramgen_curve:prime256v1', '-nodes',
+                      '-keyout', self.ca_key, '-out', self.ca, '-days', '2',
+                      '-subj', '/CN=%s CA' % name,
+                      '-addext', 'basicConstraints=critical,CA:TRUE',
+                      '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
+        self.server_cert, self.server_key = self.issue(
+            'server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\n'
+                      'extendedKeyUsage=serverAuth\n')
+        self.client_cert, self.client_key = self.issue(
+            'client', 'extendedKeyUsage=clientAuth\n')
+        self.server_keystore = self._path('server-keystore.pem')
+        with open(self.server_keystore, 'w') as out:
+            for path in (self.server_key, self.server_cert):
+                with open(path) as f:
+                    out.write(f.read())
+
+    def _path(self, name):
+        return os.path.join(self.directory, name)
+
+    def _openssl(self, *args):
+        proc = subprocess.Popen(('openssl',) + args, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        out = proc.communicate()[0]
+        if proc.returncode != 0:
+            raise RuntimeError('openssl %s failed: %s' % (
+                args[0], out.decode('utf-8', 'replace')))
+
+    def issue(self, role, extensions):
+        """A key and a certificate for ``role``, signed by this CA."""
+        key, cert = self._path(role + '.key'), self._path(role + '.pem')
+        csr, ext = self._path(role + '.csr'), self._path(role + '.ext')
+        with open(ext, 'w') as f:
+            f.write(extensions)
+        self._openssl('req', '-newkey', 'ec', '-pkeyopt',
+                      'ec_paramgen_curve:prime256v1', '-nodes',
+                      '-keyout', key, '-out', csr,
+                      '-subj', '/CN=%s %s' % (self.name, role))
+        self._openssl('x509', '-req', '-in', csr, '-CA', self.ca,
+                      '-CAkey', self.ca_key, '-CAcreateserial', '-days', '2',
+                      '-extfile', ext, '-out', cert)
+        return cert, key
+
+    def client_context(self):
+        """A Python ssl context that trusts this CA and shows the client."""
+        import ssl
+        context = ssl.create_default_context(cafile=self.ca)
+        context.load_cert_chain(self.client_cert, self.client_key)
+        return context
 
 
 def _main(argv):
