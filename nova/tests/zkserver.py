@@ -426,13 +426,16 @@ class TLSCertificates(object):
     client.key, and server-keystore.pem (key and certificate in one file,
     as ZooKeeper's PEM key store reads them).  EC keys: quick to make.
     Two instances are two unrelated CAs, for "wrong CA" tests.
+    server_names: the subjectAltName entries of the server certificate.
     """
 
-    def __init__(self, directory, name='nova-zk-test'):
+    def __init__(self, directory, name='nova-zk-test',
+                 server_names=('IP:127.0.0.1', 'DNS:localhost')):
         self.directory = directory
         if not os.path.isdir(directory):
             os.makedirs(directory)
         self.name = name
+        self.checks_host_name = 'IP:127.0.0.1' in server_names
         self.ca = self._path('ca.pem')
         self.ca_key = self._path('ca.key')
         self._openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt',
@@ -442,8 +445,8 @@ class TLSCertificates(object):
                       '-addext', 'basicConstraints=critical,CA:TRUE',
                       '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
         self.server_cert, self.server_key = self.issue(
-            'server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\n'
-                      'extendedKeyUsage=serverAuth\n')
+            'server', 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n'
+                      % ','.join(server_names))
         self.client_cert, self.client_key = self.issue(
             'client', 'extendedKeyUsage=clientAuth\n')
         self.server_keystore = self._path('server-keystore.pem')
@@ -479,9 +482,14 @@ class TLSCertificates(object):
         return cert, key
 
     def client_context(self):
-        """A Python ssl context that trusts this CA and shows the client."""
+        """A Python ssl context that trusts this CA and shows the client.
+
+        The host name is checked only when the server certificate names
+        127.0.0.1 (the default server_names).
+        """
         import ssl
         context = ssl.create_default_context(cafile=self.ca)
+        context.check_hostname = self.checks_host_name
         context.load_cert_chain(self.client_cert, self.client_key)
         return context
 

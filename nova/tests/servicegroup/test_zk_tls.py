@@ -90,9 +90,16 @@ import json, sys, time
 import eventlet, evzookeeper, zookeeper
 address, certs, action = sys.argv[1:4]
 out = {'library': zookeeper.LIBRARY}
-session = evzookeeper.ZKSession(address, timeout=10, recv_timeout=1000,
-                                ssl=certs)
-if action == 'expire':
+try:
+    session = evzookeeper.ZKSession(address, timeout=int(sys.argv[-1]),
+                                    recv_timeout=1000, ssl=certs)
+except eventlet.Timeout:
+    print(json.dumps({'connected': False}))
+    sys.exit(0)
+if action == 'read':
+    out['connected'] = session.is_connected()
+    out['children'] = sorted(session.get_children('/'))
+elif action == 'expire':
     # Another handle on the same session closes it: the server expires it
     # for the first handle, whose session layer must open a new one, over
     # TLS again.
@@ -151,10 +158,14 @@ class TLSTestBase(test.TestCase):
             'zookeeper': zk_conf}))
 
     def run_session(self, action, *args, **kwargs):
+        env = cloud._env()
+        env.update(kwargs.get('env', {}))
         proc = subprocess.Popen(
-            [sys.executable, '-c', SESSION_SCRIPT, ZK.address,
-             kwargs.get('certs', cert_string()), action] + list(args),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cloud._env())
+            [sys.executable, '-c', SESSION_SCRIPT,
+             kwargs.get('address', ZK.address),
+             kwargs.get('certs', cert_string()), action] + list(args) +
+            [str(kwargs.get('timeout', 10))],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         out, err = proc.communicate()
         self.assertEqual(0, proc.returncode, err.decode('utf-8', 'replace'))
         return json.loads(out.decode('utf-8').strip().splitlines()[-1])
@@ -188,6 +199,47 @@ class TLSWorkersTestCase(TLSTestBase):
         # the ephemeral node went with the expired session
         self.assertNotIn('tls-expiry', result['children'])
         self.assertIn('zookeeper', result['children'])
+
+
+class TLSChecksTestCase(TLSTestBase):
+    """What the 3.8 C client checks of a server's certificate, and not.
+
+    A second server presents a certificate for elsewhere.example, signed by
+    the unrelated CA OTHER (whose clients it trusts).
+    """
+
+    def setUp(self):
+        super(TLSChecksTestCase, self).setUp()
+        self.elsewhere = zkserver.TLSCertificates(
+            os.path.join(self.state_path, 'elsewhere-pki'), name='elsewhere',
+            server_names=('DNS:elsewhere.example',))
+        self.server = zkserver.ZooKeeperServer(tick_time=TICK_MS,
+                                               tls=self.elsewhere)
+        self.addCleanup(self.server.cleanup)
+        self.server.start()
+
+    def test_no_host_name_verification(self):
+        # Reached as 127.0.0.1, the certificate names another host: the C
+        # client connects all the same, so any certificate its CAs signed
+        # passes (hence: a private CA for ZooKeeper only).
+        result = self.run_session('read', address=self.server.address,
+                                  certs=cert_string(self.elsewhere))
+        self.assertTrue(result['connected'], result)
+        self.assertIn('zookeeper', result['children'])
+
+    def test_the_system_trust_store_counts_too(self):
+        # ssl_ca_file is our CA, which did not sign this server: refused...
+        certs = ','.join((CERTS.ca, self.elsewhere.client_cert,
+                          self.elsewhere.client_key))
+        result = self.run_session('read', address=self.server.address,
+                                  certs=certs, timeout=3)
+        self.assertFalse(result['connected'], result)
+        # ...unless OpenSSL's default store (here SSL_CERT_FILE) holds the
+        # server's CA: the C client trusts the system's CAs as well.
+        result = self.run_session('read', address=self.server.address,
+                                  certs=certs,
+                                  env={'SSL_CERT_FILE': self.elsewhere.ca})
+        self.assertTrue(result['connected'], result)
 
 
 class TLSRefusedTestCase(TLSTestBase):
