@@ -92,7 +92,12 @@ class Cloud(fixtures.Fixture):
     def state_of(self, host):
         return self.service_list().get(host, (None, None))[0]
 
-    def start_worker(self, host, extra=None):
+    def start_worker(self, host, extra=None, prefix=()):
+        """Start nova-compute for ``host``.
+
+        ``prefix`` goes before the command (``ip netns exec NS``: a worker
+        that a network cut can isolate).
+        """
         conf = {'DEFAULT': {'host': host}}
         for section, values in (extra or {}).items():
             conf.setdefault(section, {}).update(values)
@@ -102,6 +107,7 @@ class Cloud(fixtures.Fixture):
         log = open(log_path, 'ab')
         try:
             proc = subprocess.Popen(
+                list(prefix) +
                 self._command('nova.cmd.compute', [host_conf]) +
                 ['--debug', '--log-file', log_path],
                 stdout=log, stderr=subprocess.STDOUT, env=_env())

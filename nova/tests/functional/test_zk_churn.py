@@ -57,15 +57,16 @@ def open_fds():
     return len(os.listdir('/proc/self/fd'))
 
 
-def fd_kinds():
-    """What the descriptors are: 'socket', 'pipe', a path...  (sorted).
+def fd_kinds(pid='self'):
+    """What the descriptors of a process (this one by default) are:
+    'socket', 'pipe', a path...  (sorted).
 
     Inode numbers are left out: a reconnected session has another socket.
     """
     kinds = []
-    for fd in os.listdir('/proc/self/fd'):
+    for fd in os.listdir('/proc/%s/fd' % pid):
         try:
-            target = os.readlink('/proc/self/fd/' + fd)
+            target = os.readlink('/proc/%s/fd/%s' % (pid, fd))
         except OSError:
             continue
         kinds.append(target.split(':[', 1)[0])
