@@ -23,6 +23,7 @@ from nova import exception
 from nova.openstack.common.gettextutils import _
 from nova.openstack.common import importutils
 from nova.openstack.common import log as logging
+from nova.openstack.common import timeutils
 from nova import servicegroup
 
 LOG = logging.getLogger(__name__)
@@ -81,6 +82,9 @@ class Service(object):
     def start(self):
         LOG.info(_('Starting %(topic)s node on %(host)s'),
                  {'topic': self.topic, 'host': self.host})
+        # Before the row is written: a name the driver refuses must not
+        # leave a row behind that can never be up.
+        self.servicegroup_api.check_member(self.host, self.topic)
         if self.manager:
             self.manager.init_host()
         ctxt = context.get_admin_context()
@@ -88,6 +92,10 @@ class Service(object):
             self.service_ref = db.service_get_by_args(ctxt, self.host,
                                                       self.binary)
             self.service_id = self.service_ref['id']
+            # Updated_At then tells when the worker last started, also
+            # with the drivers that write no heartbeat to the row (zk, mc).
+            self.service_ref = db.service_update(
+                ctxt, self.service_id, {'updated_at': timeutils.utcnow()})
         except exception.NotFound:
             self._create_service_ref(ctxt)
         if self.manager:
@@ -104,6 +112,7 @@ class Service(object):
             'binary': self.binary,
             'topic': self.topic,
             'report_count': 0,
+            'updated_at': timeutils.utcnow(),
             'availability_zone': CONF.default_availability_zone,
             'disabled': not CONF.enable_new_services,
         }
@@ -181,7 +190,7 @@ def serve(server):
 
 
 class _SignalPipe(object):
-    """Turn SIGTERM/SIGINT into a stop run by a green thread, at once.
+    """Turn SIGTERM/SIGINT/SIGHUP into a stop run by a green thread, now.
 
     The handler cannot stop the services itself (leave() talks to
     ZooKeeper and must run in a green thread), and a green thread spawned
@@ -224,8 +233,10 @@ class _SignalPipe(object):
 def wait():
     pipe = _SignalPipe()
     watcher = eventlet.spawn(pipe.watch)
-    signal.signal(signal.SIGTERM, pipe.handler)
-    signal.signal(signal.SIGINT, pipe.handler)
+    # SIGHUP too: OpenStack services reload on it; a worker with nothing
+    # to reload stops cleanly (leaving its groups) rather than die of it.
+    for signo in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signo, pipe.handler)
     try:
         for server in list(_launched):
             server.wait()

@@ -14,7 +14,7 @@ try:  # noqa: E402
 except ImportError:
     from oslo_config import cfg
 
-from nova import config  # noqa: E402
+from nova import cmd  # noqa: E402
 from nova import exception  # noqa: E402
 from nova.openstack.common import log as logging  # noqa: E402
 from nova import service  # noqa: E402
@@ -27,11 +27,10 @@ LOG = logging.getLogger('nova.compute')
 def main(argv=None):
     argv = sys.argv if argv is None else argv
     try:
-        config.parse_args(argv)
-    except cfg.Error as e:
-        sys.stderr.write('nova-compute: %s\n' % e)
+        cmd.setup('nova-compute', argv)
+    except cmd.StartupError as e:
+        sys.stderr.write('%s\n' % e)
         return 2
-    logging.setup('nova')
     try:
         server = service.Service.create(binary='nova-compute',
                                         topic=CONF.compute_topic)

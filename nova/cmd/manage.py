@@ -17,13 +17,12 @@ try:
 except ImportError:
     from oslo_config import cfg
 
-from nova import config
+from nova import cmd
 from nova import context
 from nova import db
 from nova.db import migration
 from nova import exception
 from nova.openstack.common.gettextutils import _
-from nova.openstack.common import log as logging
 from nova import servicegroup
 
 CONF = cfg.CONF
@@ -165,15 +164,10 @@ def main(argv=None):
     argv = sys.argv if argv is None else argv
     CONF.register_cli_opt(category_opt)
     try:
-        config.parse_args(argv)
-    except cfg.ConfigFilesNotFoundError as e:
-        print(_('nova-manage: could not read %s') % e.config_files,
-              file=sys.stderr)
+        cmd.setup('nova-manage', argv)
+    except cmd.StartupError as e:
+        print(e, file=sys.stderr)
         return 2
-    except cfg.Error as e:
-        print('nova-manage: %s' % e, file=sys.stderr)
-        return 2
-    logging.setup('nova')
     fn = CONF.category.action_fn
     fn_kwargs = {}
     for name in CONF.category.action_kwargs:

@@ -72,6 +72,12 @@ class API(object):
                         'service': service})
         return self._driver.join(member_id, group_id, service)
 
+    def check_member(self, member_id, group_id):
+        """Raise (a NovaException) if the driver can never track this
+        member, so that a worker fails before it writes anything.
+        """
+        return self._driver.check_member(member_id, group_id)
+
     def service_is_up(self, member):
         """Check if the given member is up."""
         msg = _('Check if the given member [%s] is part of the '
@@ -108,6 +114,9 @@ class ServiceGroupDriver(object):
     def join(self, member_id, group_id, service=None):
         """Join the given service with it's group."""
         raise NotImplementedError()
+
+    def check_member(self, member_id, group_id):
+        """Refuse a member the backend cannot track; most accept any."""
 
     def is_up(self, member):
         """Check whether the given member is up."""

@@ -78,7 +78,7 @@ class InvalidMemcachedConfig(exception.ConfigInvalid):
 def check_servers(servers):
     """Check the entries of ``memcached_servers``; return them stripped.
 
-    Each entry is ``host:port``, ``host`` (port 11211), ``inet6:[addr]:port``
+    Each entry is ``host:port``, ``inet6:[addr]:port``
     or ``unix:/path``, as python-memcached reads them.  Raises
     InvalidMemcachedConfig naming the option, so that a typo fails at start
     rather than as a worker that is never up.
@@ -99,15 +99,18 @@ def check_servers(servers):
         if not entry or not match:
             raise invalid(_('%r is not host:port') % entry)
         host, port = match.group('host'), match.group('port')
-        if port is not None:
-            try:
-                port_number = int(port)
-            except ValueError:
-                port_number = 0
-            if not 0 < port_number < 65536:
-                raise invalid(_('port %(port)r of %(entry)r is not a number '
-                                'from 1 to 65535') % {'port': port,
-                                                      'entry': entry})
+        if port is None:
+            # python-memcached would take port 11211, and so a typo for
+            # a server: the option is documented as host:port.
+            raise invalid(_('%r has no port: write host:port') % entry)
+        try:
+            port_number = int(port)
+        except ValueError:
+            port_number = 0
+        if not 0 < port_number < 65536:
+            raise invalid(_('port %(port)r of %(entry)r is not a number '
+                            'from 1 to 65535') % {'port': port,
+                                                  'entry': entry})
         if not host or ' ' in host or '/' in host:
             raise invalid(_('host %r is not a host name or address') % host)
     return entries

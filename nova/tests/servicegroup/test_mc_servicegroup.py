@@ -163,12 +163,14 @@ class MemcachedServiceGroupTestCase(test.TestCase):
         for value in (['127.0.0.1:port'], ['127.0.0.1:0'],
                       ['127.0.0.1:70000'], ['127.0.0.1:'],
                       [self.server.address, ''], ['a host:11211'],
-                      ['a:b:c'], ['inet6:[::1:11211']):
+                      ['a:b:c'], ['inet6:[::1:11211'], ['garbage'],
+                      ['localhost'], ['inet6:[::1]']):
             servicegroup.API._driver = None
             self.flags(memcached_servers=value)
             e = self.assertRaises(mc.InvalidMemcachedConfig, servicegroup.API)
             self.assertIn('memcached_servers', str(e))
-        for good in (['localhost'], ['inet6:[::1]:11211'], ['unix:/x.sock'],
+        for good in (['localhost:11211'], ['inet6:[::1]:11211'],
+                     ['unix:/x.sock'],
                      ['inet:10.0.0.1:11211', ' 10.0.0.2:11212 ']):
             self.assertEqual([g.strip() for g in good],
                              mc.check_servers(good))
@@ -208,6 +210,8 @@ class MemcachedServiceGroupTestCase(test.TestCase):
 
     def test_one_set_per_report_interval_per_worker(self):
         servs = [self._start('host-%d' % i) for i in range(3)]
+        started = dict((serv.host, self._service_ref(serv.host)['updated_at'])
+                       for serv in servs)
         eventlet.sleep(0.2)
         before = self.server.stats()['cmd_set']
         eventlet.sleep(3)
@@ -216,11 +220,13 @@ class MemcachedServiceGroupTestCase(test.TestCase):
         self.assertTrue(7 <= sets <= 11, sets)
         self.assertEqual(3, self.server.stats()['curr_items'])
 
-        # As in Grizzly, the heartbeat does not touch the database.
+        # As in Grizzly, the heartbeat does not touch the database: the row
+        # keeps the time its worker started.
         for serv in servs:
             ref = self._service_ref(serv.host)
             self.assertEqual(0, ref['report_count'])
-            self.assertIsNone(ref['updated_at'])
+            self.assertIsNotNone(ref['updated_at'])
+            self.assertEqual(started[serv.host], ref['updated_at'])
 
         for serv in servs:
             serv.stop()
