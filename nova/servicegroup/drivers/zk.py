@@ -293,12 +293,17 @@ def tls_certificates():
                 option=option, value=value,
                 reason=_('no such file, or it cannot be read'))
     if not hasattr(zookeeper, 'init_ssl'):
-        raise InvalidZooKeeperConfig(
-            option='ssl_ca_file', value=values[0],
-            reason=_('TLS needs a ZooKeeper C client built with OpenSSL; '
-                     '%s has no zookeeper_init_ssl (tools/build_zk_tls.sh '
-                     'builds one: point ZOOKEEPER_C_LIBRARY at it)')
-            % getattr(zookeeper, 'LIBRARY', 'the zookeeper module'))
+        if hasattr(zookeeper, 'LIBRARY'):   # this project's binding
+            reason = _('TLS needs a ZooKeeper C client built with OpenSSL; '
+                       '%s has no zookeeper_init_ssl (tools/build_zk_tls.sh '
+                       'builds one: point ZOOKEEPER_C_LIBRARY at it)'
+                       ) % zookeeper.LIBRARY
+        else:   # zkpython, linked to its C client when it was built
+            reason = _('this zkpython has no init_ssl (its C client was '
+                       'built without OpenSSL); TLS needs one built with '
+                       'OpenSSL, or the Python 3 port of this project')
+        raise InvalidZooKeeperConfig(option='ssl_ca_file', value=values[0],
+                                     reason=reason)
     if not _takes_ssl(evzookeeper.ZKSession):
         raise InvalidZooKeeperConfig(
             option='ssl_ca_file', value=values[0],
