@@ -313,10 +313,12 @@ class ZooKeeperEnsemble(_Deployment):
 
     Each member has its own data directory, myid, client, quorum and
     election ports; any one can be stopped, killed, restarted or paused.
+    tls (TLSCertificates): the client ports are secureClientPorts, TLS
+    only (between the members, plain).
     """
 
     def __init__(self, size=3, tick_time=200, base_dir=None,
-                 host='127.0.0.1'):
+                 host='127.0.0.1', tls=None):
         self.size = size
         self.tick_time = tick_time
         self.host = host
@@ -340,10 +342,16 @@ class ZooKeeperEnsemble(_Deployment):
                       # Elections on loopback: no need to wait for the
                       # default 5 s connection timeouts.
                       'cnxTimeout=1000'] + peers
+            if tls is not None:
+                config = [line for line in config
+                          if not line.startswith('clientPort')]
+                config.extend(_tls_config(tls, client, host))
             directory = os.path.join(self.base_dir, 'server%d' % (i + 1))
             self.servers.append(_ServerProcess(directory, QUORUM_MAIN, config,
                                                myid=i + 1, client_port=client,
                                                host=host))
+            self.servers[-1].tls = tls
+        self.tls = tls
 
     @property
     def address(self):
@@ -395,7 +403,7 @@ class ZooKeeperEnsemble(_Deployment):
         self.servers[i].resume()
 
     def mntr(self, i):
-        return mntr(self.host, self.ports[i])
+        return mntr(self.host, self.ports[i], tls=self.tls)
 
     def _processes(self):
         return self.servers

@@ -201,6 +201,34 @@ class TLSWorkersTestCase(TLSTestBase):
         self.assertIn('zookeeper', result['children'])
 
 
+class TLSEnsembleTestCase(TLSTestBase):
+
+    def test_worker_moves_to_another_server_over_tls(self):
+        # The C client's reconnect to another member is a new TLS
+        # handshake with the same session: the worker stays a member.
+        ensemble = zkserver.ZooKeeperEnsemble(
+            size=3, tick_time=TICK_MS, tls=CERTS,
+            base_dir=os.path.join(self.state_path, 'ensemble'))
+        self.addCleanup(ensemble.cleanup)
+        ensemble.start()
+        the_cloud = self.make_cloud(address='"%s"' % ensemble.address,
+                                    recv_timeout='4000', **tls_options())
+        the_cloud.start_worker('node-a')
+        the_cloud.wait_for_state('node-a', ':-)', 60)
+        serving = [i for i in range(ensemble.size)
+                   if 'sid=' in zkserver.four_letter(
+                       ensemble.host, ensemble.ports[i], 'cons', tls=CERTS)]
+        self.assertEqual(1, len(serving), serving)
+        ensemble.kill(serving[0])
+        ensemble.wait_for_quorum()
+        self.wait_for(lambda: any(
+            'sid=' in zkserver.four_letter(ensemble.host, ensemble.ports[i],
+                                           'cons', tls=CERTS)
+            for i in range(ensemble.size) if i != serving[0]), 15)
+        self.assertEqual(':-)', the_cloud.state_of('node-a'))
+        self.assertNotIn('session expired', the_cloud.worker_log('node-a'))
+
+
 class TLSChecksTestCase(TLSTestBase):
     """What the 3.8 C client checks of a server's certificate, and not.
 
