@@ -20,8 +20,12 @@ setuptools.setup(
         'oslo.config>=5.2',
         'SQLAlchemy>=1.4',
     ],
+    # No 'zk' extra: its packages, zookeeper-cffi and evzookeeper-py3, are on
+    # no package index, so an extra naming them cannot resolve, and a direct
+    # reference (name @ file://...) would write this checkout's absolute path
+    # into every wheel built from it. Install them by path, as the README
+    # says: pip install ./ports/zookeeper ./ports/evzookeeper .
     extras_require={
-        'zk': ['zookeeper-cffi', 'evzookeeper-py3'],
         'mc': ['python-memcached>=1.59'],
     },
     entry_points={

@@ -28,7 +28,11 @@ setup(
     keywords='zookeeper eventlet',
     packages=['evzookeeper'],
     python_requires='>=3.9',
-    install_requires=['eventlet'],
+    # zookeeper-cffi is on no package index: name it by path in the same
+    # pip command (pip install ./ports/zookeeper ./ports/evzookeeper); alone,
+    # this one stops with "No matching distribution found for
+    # zookeeper-cffi" rather than install something that cannot import.
+    install_requires=['eventlet', 'zookeeper-cffi'],
     classifiers=[
         'Programming Language :: Python :: 3',
         'Programming Language :: Python :: 3 :: Only',
