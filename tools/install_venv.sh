@@ -2,18 +2,24 @@
 # Create (or refresh) the virtualenv .venv with nova, its ports of the
 # ZooKeeper libraries and the test requirements.
 #   tools/install_venv.sh [-f]     -f: throw the old one away first
-# PYTHON picks the interpreter (default python3).
+# PYTHON picks the interpreter (default python3). BENCHMARKS=0 leaves out
+# benchmarks/requirements.txt (tools/test_pythons.sh: its venvs run no benchmark).
 set -eu
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
+BENCHMARKS=${BENCHMARKS:-1}
+bench_reqs=()
+[ "$BENCHMARKS" = 0 ] || bench_reqs=(-r benchmarks/requirements.txt)
 
 if [ "${1:-}" = "-f" ]; then
     rm -rf "$VENV"
 fi
 stamp="$VENV/.installed"
-want=$(cat requirements.txt test-requirements.txt benchmarks/requirements.txt \
-       setup.py ports/*/setup.py 2>/dev/null | sha1sum | cut -d' ' -f1)
+# (the default's stamp is what it was before BENCHMARKS existed: no rebuild)
+want=$( ([ "$BENCHMARKS" = 0 ] && echo "benchmarks=0"
+         cat requirements.txt test-requirements.txt benchmarks/requirements.txt \
+             setup.py ports/*/setup.py) 2>/dev/null | sha1sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     exit 0
 fi
@@ -23,7 +29,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/pip" install -q --upgrade pip
 "$VENV/bin/pip" install -q -r requirements.txt -r test-requirements.txt \
-    -r benchmarks/requirements.txt
+    "${bench_reqs[@]}"
 "$VENV/bin/pip" install -q -e ports/zookeeper -e ports/evzookeeper -e .
 echo "$want" > "$stamp"
 echo "install_venv: $VENV ready"
