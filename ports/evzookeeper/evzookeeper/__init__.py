@@ -40,9 +40,15 @@ it must not cross a fork.  Create it lazily in the process that uses it;
 a call made in a forked child raises RuntimeError.  Nothing is created at
 import time.
 
-Session events are taken from the session watcher (every state change with
-this project's binding, only the first one with the original zkpython) and,
-as a fallback, from polling ``zookeeper.state()`` once a second.
+Session events are taken from the session watcher, which this project's
+binding calls on every state change.  A connected session does no periodic
+work of its own (only the C client pings); while it is not connected the
+state is also polled once a second, to say now and then that it is still
+away (the C client reports no new state while connections are refused).
+The one exception: in a process that forked while it had sessions open,
+those sessions poll for good (see _after_fork_in_parent).
+This port runs only on Python 3 with that binding; on Python 2 the original
+evzookeeper 0.4.0 and zkpython are used, whose watcher fires once.
 """
 
 import functools
@@ -55,6 +61,7 @@ import weakref
 
 import eventlet
 from eventlet import event as _event
+from eventlet import hubs as _hubs
 from eventlet import patcher
 from eventlet import semaphore as _semaphore
 from eventlet import timeout as _timeout
@@ -72,7 +79,8 @@ _threading = patcher.original('threading')
 ZOO_OPEN_ACL_UNSAFE = {"perms": zookeeper.PERM_ALL, "scheme": "world",
                        "id": "anyone"}
 
-#: Seconds between two polls of the handle's state by the dispatcher.
+#: Seconds between two polls of the handle's state by the dispatcher while
+#: the session is not connected.
 STATE_POLL_INTERVAL = 1.0
 
 #: The longest pause between two attempts to open a new session after an
@@ -179,6 +187,10 @@ def _post_event(bridge, func, *args):
 _NO_WATCHER = object()
 
 
+def _no_op():
+    pass
+
+
 def _data(value):
     """Node data for the binding: bytes (str is sent as UTF-8)."""
     if isinstance(value, str):
@@ -256,6 +268,8 @@ class ZKSession(object):
         self._state_changed = _event.Event()
         self._disconnected_since = time.monotonic()
         self._next_warning = None
+        self._forked = False
+        _sessions.add(self)
         for cb in init_cbs or ():
             self.add_connection_callback(cb)
         _set_log_stream(zklog_fd)
@@ -487,7 +501,7 @@ class ZKSession(object):
                       self._host, event_name(event_type), state_name(state),
                       handle)
             return
-        self._check_state()
+        self._check_state(state)
 
     def _on_tick(self):
         self._check_state()
@@ -505,12 +519,15 @@ class ZKSession(object):
                         state_name(self._state))
             self._next_warning = min(down * 2, down + 300)
 
-    def _check_state(self):
+    def _check_state(self, reported=None):
         """Compare the handle's state with the last one seen; act on news.
 
         Session watcher events are only hints: the state read here is the
-        truth, so that polling and events (and zkpython's single event) can
-        be mixed.
+        truth, so that polling and events can be mixed.  Between two
+        connection attempts the C client (3.8) reads 0 although its event
+        said CONNECTING_STATE: then the event's state (``reported``) is
+        taken, or a lost connection would go unnoticed until the next
+        attempt, and with nothing polling while connected, for good.
         """
         handle = self._zhandle
         if handle is None or self._closed:
@@ -521,6 +538,8 @@ class ZKSession(object):
             LOG.exception("ZooKeeper %s: reading the state of handle %s",
                           self._host, handle)
             return
+        if state == 0 and reported is not None:
+            state = reported
         if state == self._state or state == 0:
             return
         old, self._state = self._state, state
@@ -544,6 +563,7 @@ class ZKSession(object):
                           zookeeper.AUTH_FAILED_STATE) else LOG.info
             log("ZooKeeper %s: %s -> %s", self._host, state_name(old),
                 state_name(state))
+        self._poll_while_away(state != zookeeper.CONNECTED_STATE)
         self._signal_state_changed()
         self._notify(handle, zookeeper.SESSION_EVENT, state, '')
         if state == zookeeper.EXPIRED_SESSION_STATE:
@@ -551,6 +571,37 @@ class ZKSession(object):
         elif state == zookeeper.AUTH_FAILED_STATE:
             LOG.error("ZooKeeper %s: authentication failed; the handle is "
                       "dead, call connect() to start over", self._host)
+
+    def _poll_while_away(self, away):
+        """Tick the dispatcher once a second only while not connected: an
+        idle connected session then costs nothing but the C client's pings
+        (every state change comes as a session event)."""
+        bridge = self._bridge
+        if bridge is None:
+            return
+        tick = STATE_POLL_INTERVAL if away or self._forked else None
+        if bridge._tick == tick:
+            return
+        bridge._tick = tick
+        if tick is not None:
+            # the dispatcher may be parked without a timeout: wake it up
+            # so that it waits with the new one
+            bridge.post(_no_op)
+
+    def _forked_a_child(self):
+        """This process forked: poll for good, and tell the dispatcher now,
+        through a hub timer (the child may take a byte from the pipe)."""
+        self._forked = True
+        bridge = self._bridge
+        if bridge is None or self._closed or bridge._tick is not None:
+            return
+        bridge._tick = STATE_POLL_INTERVAL
+        thread = bridge._thread
+        if thread is not None and not thread.dead and \
+                thread is not eventlet.getcurrent():
+            # what trampoline's own timeout does to its waiter
+            _hubs.get_hub().schedule_call_global(0, thread.throw,
+                                                 utils._Tick)
 
     def _signal_state_changed(self):
         changed, self._state_changed = self._state_changed, _event.Event()
@@ -758,6 +809,64 @@ class ZKSession(object):
         data, stat = self._call(zookeeper.aget, path, watcher=watcher)
         return (data, stat)
 
+    def exists_many(self, paths):
+        """The stat dicts of many nodes (None for a missing one), in order.
+
+        Every request is sent before the first reply is awaited, and the
+        replies are gathered on the C client's completion thread, which
+        wakes the hub once, for the last one: a thousand stats cost a few
+        round trips, not a thousand, and no green thread, event or wake-up
+        per node.
+        EXCEPTIONS: the first error other than NoNodeException,
+            ClosingException.
+        """
+        paths = list(paths)
+        replies = [None] * len(paths)
+        if not paths:
+            return []
+        handle = self._get_handle()
+        call_id = next(self._call_ids)
+        done = _event.Event()
+        self._pending[call_id] = (done, handle)
+        left = [len(paths)]
+
+        def finished():
+            # on the hub
+            self._pending.pop(call_id, None)
+            if not done.ready():
+                done.send((handle, zookeeper.OK))
+
+        def collect(index, _handle, rc, stat=None):
+            # On the completion thread (one per handle, so the count needs
+            # no lock): store, and wake the hub for the last reply only.
+            replies[index] = (rc, stat)
+            left[0] -= 1
+            if left[0] == 0:
+                _post_event(self._bridge, finished)
+
+        try:
+            for index, path in enumerate(paths):
+                rc = zookeeper.aexists(handle, path, None,
+                                       functools.partial(collect, index))
+                if rc is not None and rc != zookeeper.OK:
+                    self._raise_exception(rc)
+        except BaseException:
+            # the replies of what was sent still come: not waited for
+            self._pending.pop(call_id, None)
+            raise
+        rc = done.wait()[1]
+        if rc != zookeeper.OK:
+            self._raise_exception(rc)  # closed meanwhile
+        results = []
+        for rc, stat in replies:
+            if rc == zookeeper.OK:
+                results.append(stat)
+            elif rc == zookeeper.NONODE:
+                results.append(None)
+            else:
+                self._raise_exception(rc)
+        return results
+
     def get_children(self, path, watcher=None):
         """RETURNS the list of the names of the children of a node.
 
@@ -816,6 +925,30 @@ class ZKSession(object):
 
     def _unregister_service(self, service):
         self._services.discard(service)
+
+
+# The sessions of this process, for _after_fork_in_parent.
+_sessions = weakref.WeakSet()
+
+
+def _after_fork_in_parent():
+    """A child forked while sessions are open shares the parent's wake-up
+    pipes and its hub's epoll instance: the child's hub may be the one
+    woken for a session's pipe (and eat the byte), or unregister the pipe
+    from the shared instance.  The completions still wait in the parent's
+    queue; the dispatcher finds them on its next timeout.  So from then on
+    the parent's sessions poll once a second, connected or not.  A process
+    that creates its sessions after forking, as it should, never polls
+    while connected."""
+    for session in list(_sessions):
+        try:
+            session._forked_a_child()
+        except Exception:  # right after fork(): nothing may raise here
+            pass
+
+
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(after_in_parent=_after_fork_in_parent)
 
 
 _log_stream = {'default': None}

@@ -21,7 +21,10 @@ ZooKeeper data::
     /basepath/member2 = token2
 
 ``Membership`` owns one member node and keeps it there across session
-expiries; ``MembershipMonitor`` keeps a watched copy of the names.
+expiries; ``MembershipMonitor`` keeps a watched set of the names of the
+live members: the children that a session owns (``ephemeralOwner`` != 0).
+A persistent child (a leftover, or a fake member anyone could write under
+the open ACL) is not a member.
 """
 
 import logging
@@ -82,6 +85,10 @@ class MembershipMonitor(evzookeeper.ZKServiceBase):
         self._cb_func = cb_func
         self._members = None
         self._members_handle = None
+        # name -> ephemeralOwner of every child seen by the last read (0: a
+        # persistent node, not a member), so that a child is asked about
+        # once, when it appears, not on every read
+        self._owners = {}
         self._watch_handle = None
         self._ready = _event.Event()
         self._retry_delay = RETRY_MIN_DELAY
@@ -90,11 +97,18 @@ class MembershipMonitor(evzookeeper.ZKServiceBase):
         self._weak_child_watcher = utils.weak_method(self._child_watcher)
         super(MembershipMonitor, self).__init__(session, basepath, acl=acl)
 
-    def get_all(self):
-        """The set of member names from the local cache.
+    #: get_all() holds only children owned by a session (ephemeralOwner
+    #: != 0); evzookeeper 0.4.0's holds every child.  Callers that must
+    #: also work with 0.4.0 look for this flag.
+    live_members_only = True
 
+    def get_all(self):
+        """The set of the live members' names from the local cache.
+
+        The same set object until the membership changes, so ``name in
+        monitor.get_all()`` is a lookup, not a copy: do not modify it.
         None while the membership is unknown: before the first read, while
-        the session is not connected, after stop().  Do not modify the set.
+        the session is not connected, after stop().
         """
         members = self._members
         if members is None or self._stopped:
@@ -122,6 +136,7 @@ class MembershipMonitor(evzookeeper.ZKServiceBase):
         """Stop watching; get_all() returns None from now on."""
         super(MembershipMonitor, self).stop()
         self._members = None
+        self._owners = {}
 
     def _on_session_events(self, events):
         """In the monitor's green thread: (re)read after every event."""
@@ -132,6 +147,10 @@ class MembershipMonitor(evzookeeper.ZKServiceBase):
             if event_type == zookeeper.SESSION_EVENT:
                 if state != zookeeper.CONNECTED_STATE:
                     self._set_members(None, None)
+                    # No watch fires while we are away: a member's node may
+                    # have been replaced meanwhile.  Ask again about every
+                    # child once connected.
+                    self._owners = {}
             elif handle == self._watch_handle:
                 # our child watch fired: it is used up
                 self._watch_handle = None
@@ -178,8 +197,51 @@ class MembershipMonitor(evzookeeper.ZKServiceBase):
             return False
         if watcher is not None:
             self._watch_handle = handle
-        self._set_members(set(children), handle)
+        owners = self._stat_children(children)
+        if owners is None:
+            self._set_members(None, None)
+            return False
+        self._owners = owners
+        self._set_members(set(name for name, owner in owners.items()
+                              if owner), handle)
         return True
+
+    def _stat_children(self, children):
+        """name -> ephemeralOwner for ``children``; None if a stat failed.
+
+        Asks only about the children it has not seen, and again about the
+        persistent ones: a persistent node that is deleted and re-created
+        as a worker's ephemeral node between two reads (an operator removes
+        a leftover, the worker that waited for the name takes it at once)
+        keeps its name in both child lists, and must become a member.  A
+        child that was seen ephemeral stays a member while its name stays:
+        an ephemeral node is only replaced by a persistent one when
+        somebody deletes a live worker's node and forges it within one
+        watch round trip.
+        """
+        known = self._owners
+        owners = {}
+        ask = []
+        for name in children:
+            owner = known.get(name)
+            if owner:
+                owners[name] = owner
+            else:
+                ask.append(name)
+        if not ask:
+            return owners
+        try:
+            stats = self._session.exists_many(
+                [_join_path(self._basepath, name) for name in ask])
+        except zookeeper.ZooKeeperException as exc:
+            log = LOG.debug if self._stopped else LOG.warning
+            log("MembershipMonitor %s: reading the members failed: %s: %s",
+                self._basepath, type(exc).__name__, exc)
+            return None
+        for name, stat in zip(ask, stats):
+            if stat is not None:  # None: gone meanwhile
+                owners[name] = stat.get('ephemeralOwner', 0)
+        return owners
 
     def _set_members(self, members, handle):
         if members == self._members and handle == self._members_handle:
@@ -494,7 +556,6 @@ class Membership(evzookeeper.ZKServiceBase):
         except Exception:  # nowhere to report it from here
             pass
         super(Membership, self).__del__()
-
 
 
 def _delete_member_node(session, path, token):

@@ -10,6 +10,7 @@ import gc
 import os
 import sys
 import time
+import unittest
 import uuid
 
 import eventlet
@@ -178,3 +179,23 @@ def describe_greenlets(greenlets):
 
 def python():
     return sys.executable
+
+
+class SessionTestCase(unittest.TestCase):
+    """A test on the shared server with its own base path; the sessions
+    it opens with session() are closed after it."""
+
+    def setUp(self):
+        self.server = shared_server()
+        self.base = unique_path()
+        self.sessions = []
+
+    def tearDown(self):
+        for session in self.sessions:
+            session.close()
+
+    def session(self, recv_timeout=RECV_TIMEOUT, **kwargs):
+        session = evzookeeper.ZKSession(self.server.address, timeout=10,
+                                        recv_timeout=recv_timeout, **kwargs)
+        self.sessions.append(session)
+        return session
