@@ -12,6 +12,7 @@ the violations.
 
     tools/faultrun.py [--seed N] [--duration 600] [--workers 4]
                       [--exclude KIND ...] [--no-netns] [--keep]
+                      [--history FILE]
 
 Exits 0 without violations, 1 with any (the report says how to replay),
 2 when the run could not be set up.  Without --seed a seed is drawn and
@@ -53,6 +54,9 @@ def parse_args(argv):
                         help='no network namespace, so no partition')
     parser.add_argument('--keep', action='store_true',
                         help='keep the state directory (worker logs)')
+    parser.add_argument('--history', metavar='FILE',
+                        help='write the events and reader samples (JSON) '
+                        'there, for faultrun.check_file')
     return parser.parse_args(argv)
 
 
@@ -62,7 +66,8 @@ def main(argv=None):
     state_path = tempfile.mkdtemp(prefix='nova-faultrun-')
     run = faultrun.FaultRun(seed, args.duration, state_path,
                             workers=args.workers, exclude=args.exclude,
-                            netns=not args.no_netns, out=sys.stdout)
+                            netns=not args.no_netns, out=sys.stdout,
+                            history=args.history)
     try:
         run.run()
     except Exception as e:

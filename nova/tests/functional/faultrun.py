@@ -97,9 +97,12 @@ class Bounds(object):
     def __init__(self, tick_ms=TICK_MS, recv_timeout_ms=RECV_TIMEOUT_MS):
         self.timeout = recv_timeout_ms / 1000.0
         self.tick = tick_ms / 1000.0
-        #: Reader, watch delivery and a loaded 2-core machine: what the
-        #: other fault tests allow on top of timeout + tickTime.
-        self.margin = 1.0
+        #: Reader, watch delivery and a loaded 2-core machine: the 1 s the
+        #: other fault tests allow on top of timeout + tickTime; plus 2/3
+        #: of recv_timeout, as here a server may be paused or killed at the
+        #: same time, and a reader on it answers from what it last heard
+        #: until its client gives that server up.
+        self.margin = 1.0 + 2.0 / 3 * self.timeout
         #: A dead, frozen or cut-off worker must read down this long after
         #: the fault: the server expires a silent session between the
         #: timeout and one tick later, then the watch and the reader.
@@ -129,7 +132,7 @@ class Bounds(object):
         self.unknown = ensemble_tests.UNKNOWN_WINDOW_BOUND
 
     def describe(self):
-        return ('expiry %.1f s (timeout %.1f + tick %.1f + margin %.1f), '
+        return ('expiry %.2f s (timeout %.1f + tick %.1f + margin %.2f), '
                 'start %.0f s, rejoin %.1f s, after a server event: down '
                 '%.1f s, unknown %.1f s' % (
                     self.expiry, self.timeout, self.tick, self.margin,
@@ -449,11 +452,13 @@ def check(events, samples, hosts, bounds, t0):
         for a, b in spans:
             why = excused_down(host, a) or 'none'
             live_down_spans[why].append(b - a)
+    # What the unknown rule compares with its bound: per sample, the time
+    # since the last server event.
     unknown_quorum = []
-    for a, b in _stretches([(t, quorum(t) and 'unknown' in
-                             answers.values()) for t, answers in samples]):
-        s = last_before(server_events, a)
-        unknown_quorum.append(b - (s if s is not None else a))
+    for t, answers in samples:
+        if quorum(t) and 'unknown' in answers.values():
+            s = last_before(server_events, t)
+            unknown_quorum.append(t - s if s is not None else t - t0)
     gaps = [b[0] - a[0] for a, b in zip(samples, samples[1:])]
     f = found.figures
     f['samples'] = len(samples)
@@ -464,9 +469,8 @@ def check(events, samples, hosts, bounds, t0):
     f['freezes/cuts healed before down'] = survived
     f['start to up s (max, bound %.0f)' % bounds.start] = max(
         start_took or [0.0])
-    f['return to up s, with a quorum (max, bound %.1f)' %
-      bounds.rejoin] = max(
-        rejoin_took or [0.0])
+    # Not bounded as such: a server fault may come between.
+    f['return to up s, with a quorum (max)'] = max(rejoin_took or [0.0])
     for why, bound in (('start', bounds.start), ('rejoin', bounds.rejoin),
                        ('server', bounds.server), ('none', 0.0)):
         spans = live_down_spans.get(why, [])

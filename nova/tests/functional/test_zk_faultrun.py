@@ -46,8 +46,8 @@ class FaultRunTestCase(test.TestCase):
 class CheckerTestCase(test.TestCase):
     """The checker on made-up histories: it fails what it must fail.
 
-    Times are seconds; the bounds are the run's (expiry 2.2 s, server
-    window 5.2 s, unknown 4.0 s, rejoin 3.2 s, start 30 s).
+    Times are seconds; the bounds are the run's (expiry 2.87 s, server
+    window 5.87 s, unknown 4.0 s, rejoin 3.87 s, start 30 s).
     """
 
     HOSTS = ['w']
@@ -88,26 +88,26 @@ class CheckerTestCase(test.TestCase):
     def test_a_killed_worker_read_up_past_expiry_fails(self):
         found = self._check([(0.0, 'w_start', 'w', ''),
                              (5.0, 'w_kill', 'w', '')],
-                            [(0.0, 'down'), (2.0, 'up'), (7.5, 'down')])
+                            [(0.0, 'down'), (2.0, 'up'), (8.0, 'down')])
         self.assertEqual(['gone-up'], self._rules(found))
         found = self._check([(0.0, 'w_start', 'w', ''),
                              (5.0, 'w_kill', 'w', '')],
-                            [(0.0, 'down'), (2.0, 'up'), (7.1, 'down')])
+                            [(0.0, 'down'), (2.0, 'up'), (7.8, 'down')])
         self.assertEqual([], found.violations)
 
     def test_a_lost_leader_moves_the_expiry_deadline(self):
         # The leader is killed 1 s after the worker; nobody expires until
-        # the election at 9 s: the worker may read up until 11.2 s.
+        # the election at 9 s: the worker may read up until 11.87 s.
         events = [(0.0, 'w_start', 'w', ''), (5.0, 'w_kill', 'w', ''),
                   (6.0, 's_kill', 0, 'leader'),
                   (9.0, 's_serving', 1, 'election')]
         found = self._check(events, [(0.0, 'down'), (2.0, 'up'),
                                      (6.0, 'unknown'), (9.5, 'up'),
-                                     (11.1, 'down')])
+                                     (11.8, 'down')])
         self.assertEqual([], found.violations)
         found = self._check(events, [(0.0, 'down'), (2.0, 'up'),
                                      (6.0, 'unknown'), (9.5, 'up'),
-                                     (11.5, 'down')])
+                                     (12.2, 'down')])
         self.assertEqual(['gone-up'], self._rules(found))
 
     def test_unknown_with_a_quorum_fails_after_its_window(self):
