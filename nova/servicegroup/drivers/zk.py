@@ -37,6 +37,8 @@ import time
 
 import eventlet
 import eventlet.tpool
+from eventlet import event
+from eventlet import semaphore
 
 try:
     from oslo.config import cfg
@@ -114,6 +116,11 @@ LOG = logging.getLogger(__name__)
 # How long the first read of a group waits for the member list, as the
 # original driver did.
 FIRST_READ_TIMEOUT = 5.0
+# How many member nodes the Grizzly path (evzookeeper 0.4.0) stats at once
+# when they first appear: the C client pipelines them on one connection.
+STAT_CONCURRENCY = 64
+# How soon that path asks again when a stat failed (the connection went).
+STAT_RETRY_INTERVAL = 1.0
 POLL_INTERVAL = 0.1
 # A member name is a host or a topic: a column of 255 in the services table.
 MAX_NAME_LENGTH = 255
@@ -474,35 +481,47 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         self._monitors = {}
         self._group_attempts = set()
         self._session_watch = None
+        # Opening a session and a group's first read yield to other green
+        # threads (zookeeper.init runs on a helper thread): without these,
+        # concurrent first callers would each open a session (all but the
+        # last leaking, with their C threads and sockets) or a monitor.
+        self._session_lock = semaphore.Semaphore()
+        self._monitor_lock = semaphore.Semaphore()
 
     @property
     def _session(self):
-        """The process's ZKSession, created on first use."""
+        """The process's ZKSession, created on first use (once, however
+        many green threads ask at the same time)."""
         if self._pid != os.getpid():
             # Forked: the parent's handle and its threads are not ours.
             self._reset()
         if self._cached_session is None:
-            session = evzookeeper.ZKSession(
-                self._address, recv_timeout=CONF.zookeeper.recv_timeout,
-                zklog_fd=_zk_log_stream(),
-                **tls_session_args(self._servers))
-            if self._credentials is not None:
-                try:
-                    session.add_auth('digest', self._credentials)
-                except Exception:
-                    session.close()
-                    raise
-            self._follow(session)
-            self._cached_session = session
-            if not _AT_EXIT:
-                # Grizzly's ServiceLauncher ends on SIGTERM without calling
-                # Service.stop(): closing the session at exit still deletes
-                # the member nodes at once instead of a timeout later.
-                _AT_EXIT.append(self)
-                atexit.register(_close_at_exit)
-            else:
-                _AT_EXIT[0] = self
+            with self._session_lock:
+                if self._cached_session is None:
+                    self._open_session()
         return self._cached_session
+
+    def _open_session(self):
+        session = evzookeeper.ZKSession(
+            self._address, recv_timeout=CONF.zookeeper.recv_timeout,
+            zklog_fd=_zk_log_stream(),
+            **tls_session_args(self._servers))
+        if self._credentials is not None:
+            try:
+                session.add_auth('digest', self._credentials)
+            except Exception:
+                session.close()
+                raise
+        self._follow(session)
+        self._cached_session = session
+        if not _AT_EXIT:
+            # Grizzly's ServiceLauncher ends on SIGTERM without calling
+            # Service.stop(): closing the session at exit still deletes
+            # the member nodes at once instead of a timeout later.
+            _AT_EXIT.append(self)
+            atexit.register(_close_at_exit)
+        else:
+            _AT_EXIT[0] = self
 
     def _follow(self, session):
         spc = evzookeeper_utils.StatePipeCondition()
@@ -853,45 +872,69 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
                         '%(gr)s group'), {'id': member_id, 'gr': group})
 
     def is_up(self, service_ref):
+        """A lookup in the watched set of the group's live members: no copy,
+        no network (the scheduler asks it of every row)."""
         group_id = service_ref['topic']
         member_id = service_ref['host']
-        all_members = self.get_all(group_id)
-        return _text(member_id) in all_members
+        if self._pid == os.getpid():
+            view = self._monitors.get(group_id)
+            if view is not None:
+                members = view.get_all()
+                if members is not None:
+                    return _text(member_id) in members
+        # The group's first read, or its membership is unknown now.
+        return _text(member_id) in self._live_members(group_id)
 
     def get_all(self, group_id):
         """Return all members in a list, or a ServiceGroupUnavailable
         exception.
         """
+        return [_text(name) for name in self._live_members(group_id)]
+
+    def _live_members(self, group_id):
+        """The set of the names of the group's live members (do not modify
+        it); ServiceGroupUnavailable while they are unknown."""
         if self._pid != os.getpid():
             self._reset()
-        monitor = self._monitors.get(group_id, None)
-        if monitor is None:
-            check_name('topic', group_id)
-            path = self._group_path(group_id)
-            try:
-                self._ensure_group(group_id, path)
-                monitor = membership.MembershipMonitor(self._session, path,
-                                                       acl=self._acl)
-            except (zookeeper.ZooKeeperException, SystemError) as e:
-                # No session to read with (an unresolvable address, say),
-                # or ZooKeeper unreachable: unknown, and tried again on the
-                # next read.  (zkpython 0.4 raises the builtin SystemError
-                # for error codes it does not map, such as invalid state.)
-                LOG.error(_('ZooKeeperDriver: cannot read the %(gr)s group '
-                            'from ZooKeeper at %(addr)s: %(err)s'),
-                          {'gr': group_id, 'addr': self._address, 'err': e})
-                raise unavailable(self._address)
-            self._monitors[group_id] = monitor
-            # When initialized for the first time, it takes a while to
-            # retrieve all members from zookeeper; wait a bounded time for
-            # the cache rather than report "nobody".
-            deadline = time.time() + FIRST_READ_TIMEOUT
-            while monitor.get_all() is None and time.time() < deadline:
-                eventlet.sleep(POLL_INTERVAL)
-        all_members = monitor.get_all()
+        view = self._monitors.get(group_id, None)
+        if view is None:
+            with self._monitor_lock:
+                view = self._monitors.get(group_id, None)
+                if view is None:
+                    view = self._watch_group(group_id)
+        all_members = view.get_all()
         if all_members is None:
             raise unavailable(self._address)
-        return [_text(name) for name in all_members]
+        return all_members
+
+    def _watch_group(self, group_id):
+        """Start watching a group; wait a bounded time for its first read."""
+        check_name('topic', group_id)
+        path = self._group_path(group_id)
+        try:
+            self._ensure_group(group_id, path)
+            if getattr(membership.MembershipMonitor, 'live_members_only',
+                       False):
+                monitor = membership.MembershipMonitor(
+                    self._session, path, acl=self._acl)
+            else:
+                monitor = LiveMembers(self._session, path, self._acl)
+        except (zookeeper.ZooKeeperException, SystemError) as e:
+            # No session to read with (an unresolvable address, say),
+            # or ZooKeeper unreachable: unknown, and tried again on the
+            # next read.  (zkpython 0.4 raises the builtin SystemError
+            # for error codes it does not map, such as invalid state.)
+            LOG.error(_('ZooKeeperDriver: cannot read the %(gr)s group '
+                        'from ZooKeeper at %(addr)s: %(err)s'),
+                      {'gr': group_id, 'addr': self._address, 'err': e})
+            raise unavailable(self._address)
+        self._monitors[group_id] = monitor
+        # When initialized for the first time, it takes a while to
+        # retrieve all members from zookeeper; wait a bounded time for
+        # the cache rather than report "nobody" (woken by the read, not
+        # polling: nova-manage pays this wait once per command).
+        monitor.wait_until_ready(FIRST_READ_TIMEOUT)
+        return monitor
 
     def cleanup(self):
         """Leave every group and close the session (tests, shutdown)."""
@@ -912,6 +955,88 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         if session is not None:
             session.close()
         self._reset()
+
+
+class LiveMembers(object):
+    """The live members of a group with evzookeeper 0.4.0, whose
+    MembershipMonitor reports every child by name.
+
+    A member is a child that a live session owns (ephemeralOwner != 0): a
+    persistent node somebody left or forged under the group is not.  Each
+    child is asked about (stat) once, when it appears, in the monitor's
+    callback; the persistent ones again on every change, since a leftover
+    that is deleted and at once re-created by the waiting worker keeps its
+    name in both child lists.  get_all() returns the same set until the
+    membership changes, so is_up is a lookup.  (This project's port of
+    evzookeeper does all this in its own monitor.)
+    """
+
+    def __init__(self, session, path, acl):
+        self._session = session
+        self._path = path
+        self._owners = {}
+        self._members = None
+        self._generation = 0
+        self._ready = event.Event()
+        self._monitor = membership.MembershipMonitor(
+            session, path, acl=acl, cb_func=self._changed)
+
+    def get_all(self):
+        """The set of live member names (text); None while unknown."""
+        return self._members
+
+    def wait_until_ready(self, timeout):
+        with eventlet.Timeout(timeout, False):
+            self._ready.wait()
+        return self._members
+
+    def _changed(self, names):
+        """The monitor's callback (in its green thread): a new child list,
+        or None while the session is not connected."""
+        self._generation += 1
+        generation = self._generation
+        if names is None:
+            # no watch fires while away: ask again about every child
+            self._members = None
+            self._owners = {}
+            return
+        known = self._owners
+        owners = dict((name, known[name]) for name in names
+                      if known.get(name))
+        ask = [name for name in names if not known.get(name)]
+        try:
+            pool = eventlet.GreenPool(STAT_CONCURRENCY)
+            for name, owner in pool.imap(self._owner_of, ask):
+                if owner is not None:  # None: gone meanwhile
+                    owners[name] = owner
+        except Exception as e:
+            LOG.warn(_('ZooKeeperDriver: reading the members of %(path)s '
+                       'failed: %(err)s; trying again'),
+                     {'path': _text(self._path), 'err': e})
+            if generation == self._generation:
+                self._members = None
+                eventlet.spawn_after(STAT_RETRY_INTERVAL, self._retry,
+                                     generation)
+            return
+        if generation != self._generation:
+            return  # a newer list came while we asked
+        self._owners = owners
+        self._members = set(_text(name) for name, owner in owners.items()
+                            if owner)
+        self._ready.ready() or self._ready.send()
+
+    def _retry(self, generation):
+        if generation == self._generation:
+            self._changed(self._monitor.get_all())
+
+    def _owner_of(self, name):
+        try:
+            stat = self._session.exists(self._path + _znode('/') + name)
+        except zookeeper.NoNodeException:
+            return name, None
+        if stat is None:
+            return name, None
+        return name, stat.get('ephemeralOwner', 0)
 
 
 def _hex(session_id):

@@ -493,3 +493,94 @@ class ZKServiceGroupTestCase(test.TestCase):
         other.join('later', 'compute')
         self.assertTrue(wait_for(
             lambda: sorted(api.get_all('compute')) == ['later', 'parent'], 3))
+
+    def test_concurrent_first_callers_open_one_session(self):
+        created = []
+        real = evzookeeper.ZKSession
+
+        def counting_session(*args, **kwargs):
+            session = real(*args, **kwargs)
+            created.append(session)
+            return session
+
+        self.stubs.Set(evzookeeper, 'ZKSession', counting_session)
+        api = servicegroup.API()
+        threads = [eventlet.spawn(api.get_all, 'compute') for _i in range(8)]
+        self.assertEqual([[]] * 8, [thread.wait() for thread in threads])
+        self.assertEqual(1, len(created))
+        self.assertEqual(['compute'], list(api._driver._monitors))
+        api.join('h1', 'compute')
+        self.assertTrue(wait_for(lambda: api.get_all('compute') == ['h1'], 3))
+        self.assertEqual(1, len(created))
+
+    def test_is_up_is_a_lookup_in_the_watched_set(self):
+        api = servicegroup.API()
+        api.join('h1', 'compute')
+        driver = api._driver
+        self.assertTrue(api.service_is_up({'host': 'h1', 'topic': 'compute'}))
+        members = driver._live_members('compute')
+        self.assertTrue(driver._live_members('compute') is members)
+        self.assertEqual(['h1'], api.get_all('compute'))
+        asked = []
+        # on the class: evzookeeper 0.4.0's ZKSession has __slots__
+        cls = type(driver._session)
+        calls = dict((name, getattr(cls, name))
+                     for name in ('get_children', 'exists', 'get'))
+        for name in calls:
+            setattr(cls, name, lambda *a, **k: asked.append(a) or 1 / 0)
+        try:
+            for _i in range(1000):
+                self.assertTrue(api.service_is_up({'host': 'h1',
+                                                   'topic': 'compute'}))
+                self.assertFalse(api.service_is_up({'host': 'h2',
+                                                    'topic': 'compute'}))
+        finally:
+            for name, method in calls.items():
+                setattr(cls, name, method)
+        self.assertEqual([], asked)
+
+    def _open_session(self):
+        session = evzookeeper.ZKSession(self.zk_address, timeout=10,
+                                        recv_timeout=RECV_TIMEOUT_MS,
+                                        zklog_fd=self.zk._zk_log_stream())
+        self.addCleanup(session.close)
+        return session
+
+    def test_persistent_node_is_never_a_member(self):
+        api = servicegroup.API()
+        api.join('live', 'compute')
+        other = self._open_session()
+        other.create(self.prefix + '/compute/ghost', b'',
+                     acl=[evzookeeper.ZOO_OPEN_ACL_UNSAFE])
+        other.create(self.prefix + '/compute/late', b'',
+                     acl=[evzookeeper.ZOO_OPEN_ACL_UNSAFE],
+                     flags=zookeeper.EPHEMERAL)
+        self.assertTrue(wait_for(
+            lambda: sorted(api.get_all('compute')) == ['late', 'live'], 3))
+        self.assertFalse(api.service_is_up({'host': 'ghost',
+                                            'topic': 'compute'}))
+        # a fresh reader's first read sees the same
+        reader = self.zk.ZooKeeperDriver()
+        self.addCleanup(reader.cleanup)
+        self.assertEqual(['late', 'live'], sorted(reader.get_all('compute')))
+
+    def test_name_that_flips_from_persistent_to_ephemeral_is_up(self):
+        # An operator removes a leftover persistent node and the worker
+        # waiting for its name creates its ephemeral node at once: the name
+        # may be in both child lists the reader gets.
+        api = servicegroup.API()
+        api.join('live', 'compute')
+        other = self._open_session()
+        node = self.prefix + '/compute/h1'
+        other.create(node, b'', acl=[evzookeeper.ZOO_OPEN_ACL_UNSAFE])
+        other.create(self.prefix + '/compute/h2', b'',
+                     acl=[evzookeeper.ZOO_OPEN_ACL_UNSAFE],
+                     flags=zookeeper.EPHEMERAL)
+        self.assertTrue(wait_for(
+            lambda: sorted(api.get_all('compute')) == ['h2', 'live'], 3))
+        other.delete(node)
+        other.create(node, b'', acl=[evzookeeper.ZOO_OPEN_ACL_UNSAFE],
+                     flags=zookeeper.EPHEMERAL)
+        self.assertTrue(wait_for(
+            lambda: api.service_is_up({'host': 'h1', 'topic': 'compute'}),
+            3))
