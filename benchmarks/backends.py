@@ -35,45 +35,16 @@ PG_BIN = '/usr/lib/postgresql/15/bin'
 
 # -- ZooKeeper ----------------------------------------------------------------
 
-def _heap_process_class(heap):
-    """nova.tests.zkserver's server process, started with another -Xmx.
-
-    The fixture's 256 MB heap is plenty for tests; a server holding 10,000
-    sessions needs more (production servers get gigabytes).
-    """
-    from nova.tests import zkserver
-
-    class HeapServerProcess(zkserver._ServerProcess):
-        def start(self):
-            if self.running:
-                return
-            cmd = ['java', '-Xms%s' % heap, '-Xmx%s' % heap,
-                   '-XX:+UseSerialGC',
-                   '-Dzookeeper.log.dir=%s' % self.base_dir,
-                   '-Dzookeeper.root.logger=INFO,CONSOLE',
-                   '-Dzookeeper.admin.enableServer=false',
-                   '-cp', zkserver._classpath(), self.main_class,
-                   self.config_path]
-            log = open(self.log_path, 'ab')
-            try:
-                self.process = subprocess.Popen(
-                    cmd, stdout=log, stderr=subprocess.STDOUT,
-                    preexec_fn=os.setsid)
-            finally:
-                log.close()
-            self.paused = False
-    return HeapServerProcess
-
-
 class ZooKeeper(object):
     def __init__(self, tick_time=2000, extra_config=None, heap=None):
         from nova.tests import zkserver
         self.tick_time = tick_time
         self.heap = heap or '256m'
+        # the fixture's 256 MB heap is plenty for tests; a server holding
+        # 10,000 sessions needs more (production servers get gigabytes)
         self.server = zkserver.ZooKeeperServer(tick_time=tick_time,
-                                               extra_config=extra_config)
-        if heap:
-            self.server._server.__class__ = _heap_process_class(heap)
+                                               extra_config=extra_config,
+                                               heap=heap)
 
     def start(self):
         self.server.start()
@@ -126,45 +97,16 @@ class ZooKeeper(object):
 
 # -- memcached ----------------------------------------------------------------
 
-def _memcached_class(max_conns):
-    """nova.tests.mcserver's server, started with ``-c max_conns``.
-
-    memcached accepts 1024 connections by default, and the mc driver holds
-    one per worker (python-memcached's Client is thread-local, and under
-    eventlet each green thread is a thread; a real nova-compute process has
-    one heartbeat thread): 1,000 workers and a reader reach the limit.
-    """
-    from nova.tests import mcserver
-
-    class ConnsMemcachedServer(mcserver.MemcachedServer):
-        def start(self, timeout=10.0):
-            if self.running:
-                return self
-            cmd = [mcserver._binary(), '-l', self.host, '-p', str(self.port),
-                   '-U', '0', '-m', str(self.memory_mb), '-c',
-                   str(max_conns), '-v']
-            if os.getuid() == 0:
-                cmd += ['-u', 'root']
-            log = open(self.log_path, 'ab')
-            try:
-                self.process = subprocess.Popen(
-                    cmd, stdout=log, stderr=subprocess.STDOUT,
-                    preexec_fn=os.setsid)
-            finally:
-                log.close()
-            self.wait_until_ready(timeout)
-            return self
-    return ConnsMemcachedServer
-
-
 class Memcached(object):
     def __init__(self, max_conns=None):
         from nova.tests import mcserver
+        # memcached accepts 1024 connections by default, and the mc driver
+        # holds one per worker (python-memcached's Client is thread-local,
+        # and under eventlet each green thread is a thread; a real
+        # nova-compute process has one heartbeat thread): 1,000 workers and
+        # a reader reach the limit.
         self.max_conns = max_conns
-        if max_conns:
-            self.server = _memcached_class(max_conns)()
-        else:
-            self.server = mcserver.MemcachedServer()
+        self.server = mcserver.MemcachedServer(max_conns=max_conns)
 
     def start(self):
         self.server.start()

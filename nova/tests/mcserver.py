@@ -12,13 +12,12 @@ from __future__ import print_function
 
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import tempfile
 import time
 
 from nova.tests.zkserver import free_port
+from nova.tests.zkserver import ServerProcess
 
 MEMCACHED_DEFAULT = '/usr/bin/memcached'
 
@@ -61,48 +60,39 @@ def _binary():
         % MEMCACHED_DEFAULT)
 
 
-class MemcachedServer(object):
-    """One memcached on a free loopback port, TCP only (``-U 0``)."""
+class MemcachedServer(ServerProcess):
+    """One memcached on a free loopback port, TCP only (``-U 0``).
+
+    max_conns: memcached's ``-c`` (1024 by default; the mc driver holds one
+    connection per worker, so 1,000 workers and a reader need more).
+    """
 
     def __init__(self, port=None, host='127.0.0.1', memory_mb=16,
-                 base_dir=None):
+                 base_dir=None, max_conns=None):
         self.host = host
         self.port = port or free_port(host)
         self.memory_mb = memory_mb
+        self.max_conns = max_conns
         self._own_dir = base_dir is None
         self.base_dir = base_dir or tempfile.mkdtemp(prefix='mc-test-')
-        self.log_path = os.path.join(self.base_dir, 'memcached.log')
-        self.process = None
+        super(MemcachedServer, self).__init__(
+            os.path.join(self.base_dir, 'memcached.log'))
 
     @property
     def address(self):
         return '%s:%d' % (self.host, self.port)
-
-    @property
-    def pid(self):
-        return self.process.pid if self.process else None
-
-    @property
-    def running(self):
-        return self.process is not None and self.process.poll() is None
 
     def start(self, timeout=10.0):
         if self.running:
             return self
         cmd = [_binary(), '-l', self.host, '-p', str(self.port), '-U', '0',
                '-m', str(self.memory_mb), '-v']
+        if self.max_conns:
+            cmd += ['-c', str(self.max_conns)]
         if os.getuid() == 0:
             # memcached refuses to run as root unless told which user to be.
             cmd += ['-u', 'root']
-        log = open(self.log_path, 'ab')
-        try:
-            # A process group of its own, so that a test runner's Ctrl-C
-            # does not reach the server before its cleanup does.
-            self.process = subprocess.Popen(cmd, stdout=log,
-                                            stderr=subprocess.STDOUT,
-                                            preexec_fn=os.setsid)
-        finally:
-            log.close()
+        self.launch(cmd)
         self.wait_until_ready(timeout)
         return self
 
@@ -148,37 +138,14 @@ class MemcachedServer(object):
                     stats[fields[1]] = fields[2]
         return stats
 
-    def kill(self):
-        """SIGKILL: the server vanishes with everything it held."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-        self.process = None
-
     def stop(self, timeout=5.0):
         """SIGTERM, then SIGKILL if it lingers."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-        deadline = time.time() + timeout
-        while self.process.poll() is None and time.time() < deadline:
-            time.sleep(0.02)
-        self.kill()
+        super(MemcachedServer, self).stop(timeout)
 
     def restart(self, timeout=10.0):
         """Stop and start again on the same port, empty."""
         self.stop()
         return self.start(timeout)
-
-    def log_tail(self, lines=30):
-        try:
-            with open(self.log_path) as f:
-                return ''.join(f.readlines()[-lines:])
-        except IOError:
-            return ''
 
     def cleanup(self):
         self.kill()

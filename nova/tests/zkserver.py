@@ -85,47 +85,33 @@ def _classpath():
     return classpath
 
 
-class _ServerProcess(object):
-    """One ZooKeeper JVM: its config, data directory and process."""
+def _new_session():
+    """Popen arguments that put a server in a session (and process group)
+    of its own, so that a test runner's Ctrl-C does not reach it before its
+    cleanup does.  On Python 3 without preexec_fn: that runs Python code in
+    the forked child of a threaded process, and runs the parent's at-fork
+    hooks (evzookeeper's would take it for a fork that shares its hub).
+    """
+    if sys.version_info[0] >= 3:
+        return {'start_new_session': True}
+    return {'preexec_fn': os.setsid}
 
-    tls = None  # TLSCertificates when the client port speaks TLS only
 
-    def __init__(self, base_dir, main_class, config, myid=None,
-                 client_port=None, host='127.0.0.1'):
-        self.base_dir = base_dir
-        self.main_class = main_class
-        self.host = host
-        self.port = client_port
-        self.data_dir = os.path.join(base_dir, 'data')
-        self.log_path = os.path.join(base_dir, 'server.log')
-        self.config_path = os.path.join(base_dir, 'zoo.cfg')
+class ServerProcess(object):
+    """A server's process: started with its output in a log file, stopped,
+    killed, paused and resumed (ZooKeeper and memcached alike)."""
+
+    def __init__(self, log_path):
+        self.log_path = log_path
         self.process = None
         self.paused = False
-        if not os.path.isdir(self.data_dir):
-            os.makedirs(self.data_dir)
-        if myid is not None:
-            with open(os.path.join(self.data_dir, 'myid'), 'w') as f:
-                f.write('%d\n' % myid)
-        lines = ['dataDir=%s' % self.data_dir] + config
-        with open(self.config_path, 'w') as f:
-            f.write('\n'.join(lines) + '\n')
 
-    def start(self):
-        if self.running:
-            return
-        cmd = ['java', '-Xmx256m', '-XX:+UseSerialGC',
-               '-Dzookeeper.log.dir=%s' % self.base_dir,
-               '-Dzookeeper.root.logger=INFO,CONSOLE',
-               '-Dzookeeper.admin.enableServer=false',
-               '-cp', _classpath() + (TLS_CLASSPATH if self.tls else ''),
-               self.main_class, self.config_path]
+    def launch(self, cmd):
         log = open(self.log_path, 'ab')
         try:
-            # A process group of its own, so that a test runner's Ctrl-C
-            # does not reach the server before its cleanup does.
             self.process = subprocess.Popen(cmd, stdout=log,
                                             stderr=subprocess.STDOUT,
-                                            preexec_fn=os.setsid)
+                                            **_new_session())
         finally:
             log.close()
         self.paused = False
@@ -154,6 +140,7 @@ class _ServerProcess(object):
         self.paused = False
 
     def stop(self, timeout=10.0):
+        """SIGTERM, then SIGKILL if it lingers."""
         if self.process is None:
             return
         if self.paused:
@@ -176,6 +163,50 @@ class _ServerProcess(object):
         self._signal(signal.SIGCONT)
         self.paused = False
 
+    def log_tail(self, lines=30):
+        try:
+            with open(self.log_path) as f:
+                return ''.join(f.readlines()[-lines:])
+        except IOError:
+            return ''
+
+
+class _ServerProcess(ServerProcess):
+    """One ZooKeeper JVM: its config, data directory and process."""
+
+    tls = None  # TLSCertificates when the client port speaks TLS only
+    heap = '256m'  # -Xmx: plenty for tests; 10,000 sessions need more
+
+    def __init__(self, base_dir, main_class, config, myid=None,
+                 client_port=None, host='127.0.0.1'):
+        super(_ServerProcess, self).__init__(
+            os.path.join(base_dir, 'server.log'))
+        self.base_dir = base_dir
+        self.main_class = main_class
+        self.host = host
+        self.port = client_port
+        self.data_dir = os.path.join(base_dir, 'data')
+        self.config_path = os.path.join(base_dir, 'zoo.cfg')
+        if not os.path.isdir(self.data_dir):
+            os.makedirs(self.data_dir)
+        if myid is not None:
+            with open(os.path.join(self.data_dir, 'myid'), 'w') as f:
+                f.write('%d\n' % myid)
+        lines = ['dataDir=%s' % self.data_dir] + config
+        with open(self.config_path, 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+
+    def start(self):
+        if self.running:
+            return
+        cmd = ['java', '-Xmx%s' % self.heap, '-XX:+UseSerialGC',
+               '-Dzookeeper.log.dir=%s' % self.base_dir,
+               '-Dzookeeper.root.logger=INFO,CONSOLE',
+               '-Dzookeeper.admin.enableServer=false',
+               '-cp', _classpath() + (TLS_CLASSPATH if self.tls else ''),
+               self.main_class, self.config_path]
+        self.launch(cmd)
+
     def answers(self):
         # 'ruok' says imok before the server serves; 'srvr' names a mode
         # only once it does (for a quorum member: once a leader is elected).
@@ -194,13 +225,6 @@ class _ServerProcess(object):
             if line.startswith('Mode:'):
                 return line.split(':', 1)[1].strip()
         return None
-
-    def log_tail(self, lines=30):
-        try:
-            with open(self.log_path) as f:
-                return ''.join(f.readlines()[-lines:])
-        except IOError:
-            return ''
 
 
 def _wait(predicate, timeout, what, log_source=None):
@@ -240,7 +264,7 @@ class ZooKeeperServer(_Deployment):
 
     def __init__(self, tick_time=200, port=None, base_dir=None,
                  host='127.0.0.1', max_client_cnxns=0, extra_config=None,
-                 tls=None):
+                 tls=None, heap=None):
         self.tick_time = tick_time
         self.host = host
         self.port = port or free_port(host)
@@ -260,6 +284,8 @@ class ZooKeeperServer(_Deployment):
         self._server = _ServerProcess(self.base_dir, STANDALONE_MAIN, config,
                                       client_port=self.port, host=host)
         self._server.tls = self.tls = tls
+        if heap:
+            self._server.heap = heap
 
     @property
     def address(self):
