@@ -923,6 +923,14 @@ class FaultRun(object):
             self.violations += [(time.monotonic(), 'leftover', text)
                                 for text in leftovers]
             report.append(self._summary(findings, worker_fds))
+        except BaseException as e:
+            # A run stopped from outside (the test's time-out) or by an
+            # error: what it did so far, so that the stop can be read.
+            self.violations = sorted(self.truth.violations)
+            self.say('=== fault run seed %s interrupted: %s: %s\n%s\n%s' % (
+                self.seed, type(e).__name__, e, self._history_text(),
+                self._violations_text()))
+            raise
         finally:
             self._teardown()
         after = self._after_teardown()
@@ -980,12 +988,7 @@ class FaultRun(object):
         return '\n'.join(lines)
 
     def _summary(self, findings, worker_fds):
-        t0 = self.t0
-        lines = ['history (s since the start, what, target, detail):']
-        for t, what, target, detail in sorted(self.truth.events):
-            if t >= t0:
-                lines.append('  %7.2f %-9s %-6s %s' % (t - t0, what, target,
-                                                       detail))
+        lines = [self._history_text()]
         lines.append('faults injected: ' + ', '.join(
             '%s %d' % (k, self.counts[k]) for k in KINDS
             if k not in self.exclude))
@@ -998,6 +1001,14 @@ class FaultRun(object):
             lines.append('  %s (never restarted) descriptors: %d after the '
                          'start, %d at the end %s' % (
                              host, len(start), len(end), _diff(start, end)))
+        return '\n'.join(lines)
+
+    def _history_text(self):
+        lines = ['history (s since the start, what, target, detail):']
+        for t, what, target, detail in sorted(self.truth.events):
+            if t >= self.t0:
+                lines.append('  %7.2f %-9s %-6s %s' % (
+                    t - self.t0, what, target, detail))
         return '\n'.join(lines)
 
     def _violations_text(self):
