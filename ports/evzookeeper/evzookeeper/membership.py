@@ -114,8 +114,11 @@ class MembershipMonitor(evzookeeper.ZKServiceBase):
         if members is None or self._stopped:
             return None
         session = self._session
+        # The state the session last reported, not a call into the C
+        # client (which costs more than the rest of a scheduler's is_up):
+        # the set itself only changes on events, so it is as fresh as that.
         if self._members_handle != session._zhandle or \
-                not session.is_connected():
+                not session._connected():
             return None
         return members
 
