@@ -4,7 +4,8 @@ run.py measures leaves in the same runs as the crash detection
 (``detection.py`` with ``--terms``: the workers that get SIGTERM instead of
 SIGKILL), which keeps the production db and mc profiles, a minute per
 detection, to one pass.  This module says what a graceful leave is for each
-driver, formats its table, and runs the leave benchmark alone:
+driver (report.py makes its table of it), and runs the leave benchmark
+alone:
 
     python -m benchmarks.leave --profile zk --terms 15 --out leave-zk.json
 """
@@ -28,13 +29,6 @@ MEANING = {
     'tooz': 'the worker calls leave_group() (its node is deleted) and '
             'stop(); a reader sees it at its next get_members()',
 }
-
-
-def meaning_table():
-    from benchmarks import report
-    return report.table(['driver', 'a graceful stop is'],
-                        [[d, MEANING[d]] for d in ('zk', 'db', 'mc',
-                                                   'tooz')])
 
 
 def add_args(parser):

@@ -123,15 +123,19 @@ def load_plot(results, out_dir):
 
 
 def reads_plot(results, out_dir):
-    order = [k for k in ('db', 'db-pg', 'mc', 'zk', 'tooz')
-             if _ok(results.get(k))]
+    drivers = ['db', 'db-pg', 'mc', 'zk', 'tooz']
+    # by N, then driver ('zk-10000' is zk at N = 10,000)
+    order = sorted((k for k in results if _ok(results[k])),
+                   key=lambda k: (results[k]['n'],
+                                  drivers.index(k.split('-1')[0])))
     if not order:
         return None
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
     stats = []
     for k in order:
         s = results[k]['is_up']
-        stats.append({'label': k, 'med': s['median'] * 1e6,
+        label = '%s\n%d' % (k.split('-1')[0], results[k]['n'])
+        stats.append({'label': label, 'med': s['median'] * 1e6,
                       'q1': s['min'] * 1e6, 'q3': s['p95'] * 1e6,
                       'whislo': s['min'] * 1e6, 'whishi': s['p99'] * 1e6,
                       'fliers': [s['max'] * 1e6]})
@@ -146,16 +150,16 @@ def reads_plot(results, out_dir):
     ax2.bar([x - 0.2 for x in xs],
             [results[k]['manage']['median'] for k in manage], width=0.4,
             label='nova-manage service list',
-            color=[COLORS.get(k) for k in manage])
+            color=[COLORS.get(k.split('-1')[0]) for k in manage])
     ax2.bar([x + 0.2 for x in xs],
             [results[k]['manage_baseline']['median'] for k in manage],
             width=0.4, label='service list --host no-such-host (start-up)',
             color='lightgray')
     ax2.set_xticks(list(xs))
-    ax2.set_xticklabels(manage)
+    ax2.set_xticklabels(['%s\n%d' % (k.split('-1')[0], results[k]['n'])
+                         for k in manage])
     ax2.set_ylabel('seconds (median)')
-    n = results[order[0]]['n']
-    ax2.set_title('nova-manage with %d services' % n)
+    ax2.set_title('nova-manage service list (N services)')
     ax2.legend(fontsize=8)
     return _save(fig, out_dir, 'reads.png')
 

@@ -8,8 +8,8 @@ nova.conf:
 * ``service_is_up(row)`` is timed call by call over ``--rounds`` passes over
   the N rows (read once from the database beforehand).  For db that is
   date arithmetic on the row; for mc one memcached get; for zk a lookup in
-  the watched member list (the driver copies the list on each call); for
-  tooz ``member in get_members(group)``, one ZooKeeper round trip.
+  the watched set of live members; for tooz ``member in
+  get_members(group)``, one ZooKeeper round trip.
 * A "scheduler pass": read all rows (``db.service_get_all``) and ask
   ``service_is_up`` of each, as nova-manage and the scheduler do (tooz: one
   ``get_members``).
@@ -17,6 +17,14 @@ nova.conf:
   process: imports, config, one SELECT, N service_is_up, printing), next to
   ``nova-manage service list --host no-such-host`` (the same start-up and
   query, no row to ask the driver about: for zk not even a session).
+
+With ``--n 10000`` the db workers beat every ``--report-interval`` 100 s
+(100 writes/s, as 1,000 workers at the default 10 s; the cost of a read
+does not depend on it), and the tooz members are ``--direct-members``:
+ephemeral nodes in tooz's layout (``/tooz/compute/<member>``) held by one
+kazoo session, since 10,000 coordinators (a session and threads each) do
+not fit on one machine; the reader is tooz's own ``get_members``.
+``--max-calls`` caps the timed calls (tooz: one round trip each).
 """
 
 from __future__ import print_function
@@ -36,19 +44,39 @@ def add_args(parser):
     parser.add_argument('--passes', type=int, default=20)
     parser.add_argument('--manage-runs', type=int, default=5)
     parser.add_argument('--per-process', type=int, default=500)
+    parser.add_argument('--report-interval', type=int, default=10)
+    parser.add_argument('--service-down-time', type=int, default=60)
+    parser.add_argument('--direct-members', action='store_true')
+    parser.add_argument('--max-calls', type=int, default=None)
 
 
-def _time_calls(refs, is_up, rounds):
+def _time_calls(refs, is_up, rounds, max_calls=None):
     latencies = []
     ups = 0
     clock = time.perf_counter
-    for _r in range(rounds):
-        for ref in refs:
-            t = clock()
-            up = is_up(ref)
-            latencies.append(clock() - t)
-            ups += bool(up)
+    calls = list(refs) * rounds
+    if max_calls:
+        calls = calls[:max_calls]
+    for ref in calls:
+        t = clock()
+        up = is_up(ref)
+        latencies.append(clock() - t)
+        ups += bool(up)
     return latencies, ups
+
+
+def _hold_tooz_members(zk, names):
+    """Ephemeral member nodes in tooz's layout, held by one kazoo session
+    (returned: closing it removes them)."""
+    from kazoo import client
+    holder = client.KazooClient(hosts=zk.address, timeout=30)
+    holder.start(timeout=30)
+    holder.ensure_path('/tooz/compute')
+    pending = [holder.create_async('/tooz/compute/' + name, b'',
+                                   ephemeral=True) for name in names]
+    for result in pending:
+        result.get(timeout=60)
+    return holder
 
 
 def _run_tooz(args):
@@ -58,19 +86,26 @@ def _run_tooz(args):
     zk = backends.ZooKeeper(2000).start()
     hosts = []
     reader = None
+    holder = None
     try:
         url = 'kazoo://%s?timeout=4' % zk.address
-        # At most 100 coordinators per process: with 250, kazoo's Python
-        # connection threads fell behind (GIL) and sessions expired.
-        hosts = peers.start_hosts(url, args.n, args.workdir,
-                                  per_process=100)
+        if args.direct_members:
+            holder = _hold_tooz_members(
+                zk, [workerhost.host_name('sim-', i) for i in range(args.n)])
+        else:
+            # At most 100 coordinators per process: with 250, kazoo's
+            # Python connection threads fell behind (GIL) and sessions
+            # expired.
+            hosts = peers.start_hosts(url, args.n, args.workdir,
+                                      per_process=100)
         reader = peers.Reader(url)
         members = sorted(reader.members() - {'bench-reader'})
         if len(members) != args.n:
             raise RuntimeError('%d members, expected %d' % (len(members),
                                                             args.n))
         reader.is_up(members[0])
-        lat, ups = _time_calls(members, reader.is_up, args.rounds)
+        lat, ups = _time_calls(members, reader.is_up, args.rounds,
+                               args.max_calls)
         passes = []
         for _i in range(args.passes):
             t = time.perf_counter()
@@ -81,6 +116,9 @@ def _run_tooz(args):
                 'is_up': common.summary(lat),
                 'is_up_what': 'member in get_members() (a ZooKeeper '
                               'get_children round trip)',
+                'members': 'ephemeral nodes of one kazoo session'
+                           if args.direct_members else
+                           'one tooz coordinator each',
                 'pass': common.summary(passes),
                 'pass_what': 'get_members() of %d members' % len(got),
                 'manage': None,
@@ -88,6 +126,9 @@ def _run_tooz(args):
     finally:
         if reader is not None:
             reader.close()
+        if holder is not None:
+            holder.stop()
+            holder.close()
         workerhost.stop_hosts(hosts, timeout=30)
         zk.cleanup()
 
@@ -112,6 +153,8 @@ def run(args):
     try:
         conf = backends.nova_conf(
             args.workdir, driver, database.url,
+            report_interval=args.report_interval,
+            service_down_time=args.service_down_time,
             zk_address=backend.address if driver == 'zk' else None,
             mc_address=backend.address if driver == 'mc' else None)
         backends.db_sync(conf)
@@ -132,7 +175,8 @@ def run(args):
             if time.time() > deadline:
                 raise RuntimeError('not all %d services up' % args.n)
             time.sleep(0.5)
-        lat, ups = _time_calls(refs, api.service_is_up, args.rounds)
+        lat, ups = _time_calls(refs, api.service_is_up, args.rounds,
+                               args.max_calls)
         passes = []
         for _i in range(args.passes):
             t = time.perf_counter()
@@ -155,7 +199,7 @@ def run(args):
             baseline.append(seconds)
         what = {'db': 'date arithmetic on the row (no I/O)',
                 'mc': 'one memcached get',
-                'zk': 'lookup in the watched member list (copied per call)'}
+                'zk': 'lookup in the watched set of live members'}
         return {'driver': driver, 'db': args.db, 'n': args.n,
                 'calls': len(lat), 'up_answers': ups,
                 'is_up': common.summary(lat), 'is_up_what': what[driver],
@@ -165,6 +209,7 @@ def run(args):
                 'manage': common.summary(manage),
                 'manage_baseline': common.summary(baseline),
                 'manage_listed_up_down': listed,
+                'report_interval': args.report_interval,
                 'backend_version': (backend or database).version(),
                 'db_version': database.version()}
     finally:

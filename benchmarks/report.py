@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 from benchmarks import detection
+from benchmarks import leave
 
 DRIVER_NAMES = {'zk': 'zk (this port)', 'db': 'db', 'mc': 'mc',
                 'tooz': 'tooz/kazoo'}
@@ -186,8 +187,9 @@ def detection_section(results, key, title, plots):
             '`leave_group`) to the first poll that saw it gone. Same runs as '
             'the crash detection.')
         lines.append('')
-        from benchmarks import leave
-        lines.append(leave.meaning_table())
+        lines.append(table(['driver', 'a graceful stop is'],
+                           [[d, leave.MEANING[d]]
+                            for d in ('zk', 'db', 'mc', 'tooz')]))
     lines.append('')
 
     def median(profile):
@@ -384,34 +386,38 @@ def reads_section(results, plots):
     ok = dict((k, v) for k, v in results.items() if _ok(v))
     failures = [_failed('reads ' + k, v) for k, v in sorted(results.items())
                 if not _ok(v)]
-    db = ok.get('db')
-    tooz = ok.get('tooz')
-    rows = []
-    for name in ('db', 'db-pg', 'mc', 'zk', 'tooz'):
+    order = _reads_order(ok)
+
+    def median(name, key):
+        # of the same bench at the same N ('zk-10000' against 'db-10000')
         r = ok.get(name)
-        if r is None:
-            continue
+        return r and (r.get(key) or {}).get('median')
+
+    rows = []
+    for name in order:
+        r = ok[name]
         s = r['is_up']
-        rows.append([_reads_label(name), r['is_up_what'], s['n'],
+        rows.append([_reads_label(name), r['n'], r['is_up_what'], s['n'],
                      _us(s['median']), _us(s['p95']), _us(s['p99']),
                      _us(s['max']),
-                     _ratio(s['median'], db and db['is_up']['median']),
-                     _ratio(s['median'], tooz and tooz['is_up']['median'])])
-    lines.append(table(['driver', 'one service_is_up is', 'calls',
+                     _ratio(s['median'], median(_peer(name, 'db'), 'is_up')),
+                     _ratio(s['median'],
+                            median(_peer(name, 'tooz'), 'is_up'))])
+    lines.append(table(['driver', 'N', 'one service_is_up is', 'calls',
                         'median us', 'p95 us', 'p99 us', 'max us',
                         'median vs db', 'median vs tooz'], rows))
     lines.append('')
     rows = []
-    for name in ('db', 'db-pg', 'mc', 'zk', 'tooz'):
-        r = ok.get(name)
-        if r is None:
-            continue
+    for name in order:
+        r = ok[name]
+        db = ok.get(_peer(name, 'db'))
         p = r['pass']
         m = r.get('manage') or {}
         b = r.get('manage_baseline') or {}
         listed = r.get('manage_listed_up_down')
         rows.append([_reads_label(name), r['pass_what'], _ms(p['median']),
                      _ms(p['p95']),
+                     _ratio(p['median'], median(_peer(name, 'db'), 'pass')),
                      _num(m.get('median')) if m else '-',
                      _num(b.get('median')) if b else '-',
                      _num(m['median'] - b['median']) if m and b else '-',
@@ -419,20 +425,29 @@ def reads_section(results, plots):
                      _ratio(m.get('median'), (db or {}).get(
                          'manage', {}).get('median')) if m else '-'])
     lines.append(table(['driver', 'scheduler pass', 'median ms', 'p95 ms',
-                        'service list s', 'empty list s',
+                        'pass vs db', 'service list s', 'empty list s',
                         'listing part s', 'rows listed',
                         'service list vs db'], rows))
     lines.append('')
-    zk = ok.get('zk')
-    if zk:
+    said = []
+    for name in order:
+        if not name.startswith('zk'):
+            continue
+        r = ok[name]
+        said.append('%d members: %s us median, %s the db driver\'s, %s '
+                    'tooz/kazoo\'s' % (
+                        r['n'], _us(r['is_up']['median']),
+                        _ratio(r['is_up']['median'],
+                               median(_peer(name, 'db'), 'is_up')),
+                        _ratio(r['is_up']['median'],
+                               median(_peer(name, 'tooz'), 'is_up'))))
+    if said:
         lines.append(
-            'The zk driver\'s `service_is_up` calls `get_all()`, which '
-            'copies the watched member set into a list, and then searches '
-            'that list: each call is O(N) in the size of the group (%s us '
-            'median with %d members), so a pass over all N services is '
-            'O(N^2) - %s ms here against %s ms for db.'
-            % (_us(zk['is_up']['median']), zk['n'], _ms(zk['pass']['median']),
-               _ms((db or {}).get('pass', {}).get('median'))))
+            'The zk driver\'s `service_is_up` is a lookup in the set of '
+            'live members that the monitor keeps watched (children whose '
+            '`ephemeralOwner` is not 0, each asked about once when it '
+            'appears): no copy, no network, the same cost at any group '
+            'size. ' + '; '.join(said) + '.')
         lines.append('')
     lines.extend(failures + ([''] if failures else []))
     if plots.get('reads'):
@@ -442,10 +457,23 @@ def reads_section(results, plots):
 
 
 def _reads_n(results):
-    for r in results.values():
-        if _ok(r):
-            return '%d' % r['n']
-    return '?'
+    sizes = sorted(set(r['n'] for r in results.values() if _ok(r)))
+    return ' and '.join('{:,}'.format(n) for n in sizes) or '?'
+
+
+def _reads_order(ok):
+    """The read runs: by N, then db, db-pg, mc, zk, tooz."""
+    drivers = ['db', 'db-pg', 'mc', 'zk', 'tooz']
+    return sorted(ok, key=lambda k: (ok[k]['n'],
+                                     drivers.index(k.split('-1')[0])))
+
+
+def _peer(name, driver):
+    """The run of ``driver`` at the N of run ``name``."""
+    head, sep, size = name.rpartition('-')
+    if sep and size.isdigit() and len(size) > 3:
+        return '%s-%s' % (driver, size)
+    return driver
 
 
 def _reads_runs(results):
@@ -458,7 +486,7 @@ def _reads_runs(results):
 def _reads_label(name):
     return {'db': 'db (SQLite)', 'db-pg': 'db (PostgreSQL)',
             'mc': 'mc (memcached)', 'zk': 'zk (ZooKeeper)',
-            'tooz': 'tooz/kazoo'}[name]
+            'tooz': 'tooz/kazoo'}[name.split('-1')[0]]
 
 
 def scale_section(results, plots):
@@ -519,8 +547,9 @@ def scale_section(results, plots):
                     'With a session per member, an idle member costs about '
                     '%.0f us of CPU per second on this machine (client '
                     'process and server together: the C client pings after '
-                    'recv_timeout/3, the server answers, and evzookeeper '
-                    'polls each session\'s state once a second), so 10,000 '
+                    'recv_timeout/3 and the server answers; evzookeeper '
+                    'does nothing periodic for a connected session), so '
+                    '10,000 '
                     'sessions would need about %.1f cores; this machine has '
                     '%d. An attempt with 10,000 sessions on it (while this '
                     'benchmark was written, not part of this run) overloaded '

@@ -85,22 +85,33 @@ def plan(quick, pg):
                     '-', '_')]
             jobs.append(job('load', name, 'benchmarks.load', args, 900,
                             group))
-    # 4: read cost.
+    # 4: read cost, at 1,000 services and (db, zk, tooz) at 10,000.
     n = 200 if quick else 1000
-    reads = [('db', 'sqlite'), ('mc', 'sqlite'), ('zk', 'sqlite'),
-             ('tooz', 'sqlite')]
+    reads = [('db', 'sqlite', n), ('mc', 'sqlite', n), ('zk', 'sqlite', n),
+             ('tooz', 'sqlite', n)]
     if pg:
-        reads.insert(1, ('db', 'pg'))
+        reads.insert(1, ('db', 'pg', n))
+    if not quick:
+        reads += [('db', 'sqlite', 10000), ('zk', 'sqlite', 10000),
+                  ('tooz', 'sqlite', 10000)]
     par['reads'] = len(reads) if quick else 1
-    for driver, db in reads:
+    for driver, db, size in reads:
         name = driver + ('-pg' if db == 'pg' else '')
-        args = ['--driver', driver, '--n', n,
+        args = ['--driver', driver, '--n', size,
                 '--rounds', 3 if quick else 10,
                 '--passes', 5 if quick else 20,
                 '--manage-runs', 2 if quick else 5]
         if db == 'pg':
             args += ['--db', 'pg', '--pg-url', '@PG@reads_pg']
-        jobs.append(job('reads', name, 'benchmarks.reads', args, 900,
+        if size > 1000:
+            name += '-%d' % size
+            # see reads.py: heartbeats at the load of 1,000 workers, tooz
+            # members without 10,000 coordinators, tooz round trips capped
+            args += ['--per-process', 1000, '--report-interval', 100,
+                     '--service-down-time', 3600]
+            if driver == 'tooz':
+                args += ['--direct-members', '--max-calls', 2000]
+        jobs.append(job('reads', name, 'benchmarks.reads', args, 1200,
                         'reads'))
     # 5: scale.
     if quick:
