@@ -15,8 +15,14 @@ setuptools.setup(
     include_package_data=True,
     python_requires='>=3.9',
     install_requires=[
+        # on newer Pythons the first releases that work there (see
+        # requirements.txt for why)
         'eventlet>=0.33',
+        'eventlet>=0.34; python_version >= "3.12"',
+        'eventlet>=0.38; python_version >= "3.13"',
         'greenlet>=2.0',
+        'greenlet>=3.0; python_version >= "3.12"',
+        'greenlet>=3.1; python_version >= "3.13"',
         'oslo.config>=5.2',
         'SQLAlchemy>=1.4',
     ],

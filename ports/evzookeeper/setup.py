@@ -32,7 +32,12 @@ setup(
     # pip command (pip install ./ports/zookeeper ./ports/evzookeeper); alone,
     # this one stops with "No matching distribution found for
     # zookeeper-cffi" rather than install something that cannot import.
-    install_requires=['eventlet', 'zookeeper-cffi'],
+    # eventlet: the first release that imports on 3.12 (0.33 needs
+    # distutils) and on 3.13 (0.37 lacks start_joinable_thread)
+    install_requires=['eventlet',
+                      'eventlet>=0.34; python_version >= "3.12"',
+                      'eventlet>=0.38; python_version >= "3.13"',
+                      'zookeeper-cffi'],
     classifiers=[
         'Programming Language :: Python :: 3',
         'Programming Language :: Python :: 3 :: Only',

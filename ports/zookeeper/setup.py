@@ -23,7 +23,11 @@ setup(
     license='Apache License, Version 2.0',
     packages=['zookeeper'],
     python_requires='>=3.9',
-    install_requires=['cffi>=1.12'],
+    # the first cffi with wheels for 3.12 and for 3.13 (for an older one pip
+    # would compile cffi there, which needs gcc and the Python headers)
+    install_requires=['cffi>=1.12',
+                      'cffi>=1.16; python_version >= "3.12"',
+                      'cffi>=1.17; python_version >= "3.13"'],
     zip_safe=False,
     classifiers=[
         'License :: OSI Approved :: Apache Software License',
