@@ -64,6 +64,14 @@ def table(headers, rows):
     return '\n'.join(lines)
 
 
+def columns_table(columns, items):
+    """A table from its declaration: ``columns`` is a list of (header,
+    cell) where ``cell(item)`` makes that column's cell of one row."""
+    return table([header for header, _cell in columns],
+                 [[cell(item) for _header, cell in columns]
+                  for item in items])
+
+
 def _ok(result):
     return isinstance(result, dict) and 'error' not in result
 
@@ -195,21 +203,29 @@ def detection_section(results, key, title, plots):
     def median(profile):
         return ok.get(profile, {}).get(key + '_summary', {}).get('median')
     tooz = median('tooz')
-    rows = []
-    for name, result in ok.items():
-        s = result[key + '_summary']
-        granted = result.get('granted_timeout_ms')
+
+    def granted(r):
+        ms = r.get('granted_timeout_ms')
+        return r['label'] + (' (granted %d ms)' % ms if ms else '')
+
+    def stat(field):
+        return lambda item: _num(item[1][key + '_summary'][field])
+
+    def vs_db(item):
         # Fast profiles against the fast db profile, the others against
         # the production one.
-        db = median('db-fast' if name.endswith('-fast') else 'db')
-        rows.append([result['label'] + (' (granted %d ms)' % granted
-                                        if granted else ''),
-                     s['n'], _num(s['min']), _num(s['median']),
-                     _num(s['p95']), _num(s['max']),
-                     _ratio(s['median'], db), _ratio(s['median'], tooz)])
-    lines.append(table(['profile', key + 's', 'min s', 'median s', 'p95 s',
-                        'max s', 'median vs db (same class: fast or '
-                        'production)', 'median vs tooz'], rows))
+        return _ratio(item[1][key + '_summary']['median'],
+                      median('db-fast' if item[0].endswith('-fast')
+                             else 'db'))
+    lines.append(columns_table([
+        ('profile', lambda item: granted(item[1])),
+        (key + 's', lambda item: item[1][key + '_summary']['n']),
+        ('min s', stat('min')), ('median s', stat('median')),
+        ('p95 s', stat('p95')), ('max s', stat('max')),
+        ('median vs db (same class: fast or production)', vs_db),
+        ('median vs tooz', lambda item: _ratio(
+            item[1][key + '_summary']['median'], tooz)),
+    ], ok.items()))
     lines.append('')
     if key == 'term':
         lines.append('0.05 s is one poll interval: the reader saw the worker '
@@ -298,43 +314,33 @@ def load_section(results, plots):
             failures.append(_failed('load ' + name, result))
             continue
         by_n.setdefault(result['n'], []).append(result)
-    rows = []
+    items = []  # (run, db's writes/s and tooz's requests/s at its N)
     for n in sorted(by_n):
         runs = by_n[n]
         db = [r for r in runs if r['driver'] == 'db' and r['db'] == 'sqlite']
-        db_rate = db[0]['writes_per_s'] if db else None
         tooz = [r for r in runs if r['driver'] == 'tooz']
-        tooz_req = tooz[0].get('requests_per_s') if tooz else None
-        for r in sorted(runs, key=_load_order):
-            extra = ''
-            if r.get('pg_n_tup_upd_per_s') is not None:
-                extra = 'n_tup_upd %s/s, commits %s/s' % (
-                    _num(r['pg_n_tup_upd_per_s']),
-                    _num(r['pg_xact_commit_per_s']))
-            if r['driver'] in ('zk', 'mc'):
-                extra = 'DB UPDATEs %s/s' % _num(r.get('db_updates_per_s'))
-            if r.get('connections') is not None:
-                extra += '%sconnections %d' % (', ' if extra else '',
-                                               r['connections'])
-            if r.get('max_connections'):
-                extra += ' (memcached -c %d, rejected %d)' % (
-                    r['max_connections'], r.get('rejected_connections', 0))
-            rows.append([
-                n, _load_label(r), r['write_unit'], _num(r['writes_per_s']),
-                _num(r['predicted_rate']),
-                _num(r.get('requests_per_s')) if 'requests_per_s' in r
-                else '-',
-                _num(r.get('backend_cpu_per_s'), 3) if not (
-                    r['driver'] == 'db' and r['db'] == 'sqlite')
-                else 'in-process',
-                _num(r.get('hosts_cpu_per_s'), 3),
-                _ratio(r['writes_per_s'], db_rate),
-                _ratio(r.get('requests_per_s'), tooz_req)
-                if 'requests_per_s' in r else '-', extra])
-    lines.append(table(['N', 'driver (backend)', 'write unit', 'writes/s',
-                        'predicted', 'all requests/s', 'backend CPU s/s',
-                        'workers CPU s/s', 'writes vs db (SQLite)',
-                        'requests vs tooz', 'notes'], rows))
+        items.extend((r, db[0]['writes_per_s'] if db else None,
+                      tooz[0].get('requests_per_s') if tooz else None)
+                     for r in sorted(runs, key=_load_order))
+    lines.append(columns_table([
+        ('N', lambda i: i[0]['n']),
+        ('driver (backend)', lambda i: _load_label(i[0])),
+        ('write unit', lambda i: i[0]['write_unit']),
+        ('writes/s', lambda i: _num(i[0]['writes_per_s'])),
+        ('predicted', lambda i: _num(i[0]['predicted_rate'])),
+        ('all requests/s', lambda i: _num(i[0].get('requests_per_s'))
+         if 'requests_per_s' in i[0] else '-'),
+        ('backend CPU s/s', lambda i: 'in-process' if (
+            i[0]['driver'] == 'db' and i[0]['db'] == 'sqlite')
+         else _num(i[0].get('backend_cpu_per_s'), 3)),
+        ('workers CPU s/s', lambda i: _num(i[0].get('hosts_cpu_per_s'), 3)),
+        ('writes vs db (SQLite)',
+         lambda i: _ratio(i[0]['writes_per_s'], i[1])),
+        ('requests vs tooz', lambda i: _ratio(i[0].get('requests_per_s'),
+                                              i[2])
+         if 'requests_per_s' in i[0] else '-'),
+        ('notes', lambda i: _load_notes(i[0])),
+    ], items))
     lines.append('')
     lines.append('"predicted": N/report_interval for db and mc (the seed\'s '
                  'N/10), 0 for zk and tooz. "all requests/s" counts every '
@@ -347,6 +353,22 @@ def load_section(results, plots):
         lines.append('![load](%s)' % plots['load'])
         lines.append('')
     return '\n'.join(lines)
+
+
+def _load_notes(r):
+    extra = ''
+    if r.get('pg_n_tup_upd_per_s') is not None:
+        extra = 'n_tup_upd %s/s, commits %s/s' % (
+            _num(r['pg_n_tup_upd_per_s']), _num(r['pg_xact_commit_per_s']))
+    if r['driver'] in ('zk', 'mc'):
+        extra = 'DB UPDATEs %s/s' % _num(r.get('db_updates_per_s'))
+    if r.get('connections') is not None:
+        extra += '%sconnections %d' % (', ' if extra else '',
+                                       r['connections'])
+    if r.get('max_connections'):
+        extra += ' (memcached -c %d, rejected %d)' % (
+            r['max_connections'], r.get('rejected_connections', 0))
+    return extra
 
 
 def _window(results):
@@ -393,41 +415,47 @@ def reads_section(results, plots):
         r = ok.get(name)
         return r and (r.get(key) or {}).get('median')
 
-    rows = []
-    for name in order:
-        r = ok[name]
-        s = r['is_up']
-        rows.append([_reads_label(name), r['n'], r['is_up_what'], s['n'],
-                     _us(s['median']), _us(s['p95']), _us(s['p99']),
-                     _us(s['max']),
-                     _ratio(s['median'], median(_peer(name, 'db'), 'is_up')),
-                     _ratio(s['median'],
-                            median(_peer(name, 'tooz'), 'is_up'))])
-    lines.append(table(['driver', 'N', 'one service_is_up is', 'calls',
-                        'median us', 'p95 us', 'p99 us', 'max us',
-                        'median vs db', 'median vs tooz'], rows))
+    def is_up(field):
+        return lambda name: _us(ok[name]['is_up'][field])
+
+    def vs(driver, key):
+        return lambda name: _ratio(median(name, key),
+                                   median(_peer(name, driver), key))
+
+    def manage(field, key='manage'):
+        return lambda name: _num((ok[name].get(key) or {}).get(field)) \
+            if ok[name].get(key) else '-'
+
+    def listing(name):
+        m, b = ok[name].get('manage'), ok[name].get('manage_baseline')
+        return _num(m['median'] - b['median']) if m and b else '-'
+
+    def listed(name):
+        counts = ok[name].get('manage_listed_up_down')
+        return '%d up, %d down' % tuple(counts) if counts else '-'
+
+    lines.append(columns_table([
+        ('driver', _reads_label), ('N', lambda name: ok[name]['n']),
+        ('one service_is_up is', lambda name: ok[name]['is_up_what']),
+        ('calls', lambda name: ok[name]['is_up']['n']),
+        ('median us', is_up('median')), ('p95 us', is_up('p95')),
+        ('p99 us', is_up('p99')), ('max us', is_up('max')),
+        ('median vs db', vs('db', 'is_up')),
+        ('median vs tooz', vs('tooz', 'is_up')),
+    ], order))
     lines.append('')
-    rows = []
-    for name in order:
-        r = ok[name]
-        db = ok.get(_peer(name, 'db'))
-        p = r['pass']
-        m = r.get('manage') or {}
-        b = r.get('manage_baseline') or {}
-        listed = r.get('manage_listed_up_down')
-        rows.append([_reads_label(name), r['pass_what'], _ms(p['median']),
-                     _ms(p['p95']),
-                     _ratio(p['median'], median(_peer(name, 'db'), 'pass')),
-                     _num(m.get('median')) if m else '-',
-                     _num(b.get('median')) if b else '-',
-                     _num(m['median'] - b['median']) if m and b else '-',
-                     '%d up, %d down' % tuple(listed) if listed else '-',
-                     _ratio(m.get('median'), (db or {}).get(
-                         'manage', {}).get('median')) if m else '-'])
-    lines.append(table(['driver', 'scheduler pass', 'median ms', 'p95 ms',
-                        'pass vs db', 'service list s', 'empty list s',
-                        'listing part s', 'rows listed',
-                        'service list vs db'], rows))
+    lines.append(columns_table([
+        ('driver', _reads_label),
+        ('scheduler pass', lambda name: ok[name]['pass_what']),
+        ('median ms', lambda name: _ms(ok[name]['pass']['median'])),
+        ('p95 ms', lambda name: _ms(ok[name]['pass']['p95'])),
+        ('pass vs db', vs('db', 'pass')),
+        ('service list s', manage('median')),
+        ('empty list s', manage('median', 'manage_baseline')),
+        ('listing part s', listing), ('rows listed', listed),
+        ('service list vs db', lambda name: vs('db', 'manage')(name)
+         if ok[name].get('manage') else '-'),
+    ], order))
     lines.append('')
     said = []
     for name in order:
@@ -514,29 +542,34 @@ def scale_section(results, plots):
             'expire); convergence is the time until the reader\'s view has '
             'the new size.')
         lines.append('')
-        rows = []
-        for r in runs:
-            idle = r.get('idle', {})
-            rows.append([
-                'session per member' if r['mode'] == 'session'
-                else 'shared session', r['n'], r['sessions'],
-                r['processes'], _num(r['join_seconds']),
-                '%.0f' % r['join_per_s'],
-                '%.1f' % (r['rss_per_member'] / 1024.0),
-                '%.1f' % (r['zk_rss_per_member'] / 1024.0),
-                _us(idle.get('hosts_cpu_per_s', 0) / r['n']),
-                _us(idle.get('zk_cpu_per_s', 0) / r['n']),
-                _num(idle.get('zk_requests_per_s'), 1),
-                '%d: %s' % (r['leave'], _num(r['leave_seconds'])),
-                '%d: %s' % (r['leave'], _num(r['crash_seconds'])),
-                r.get('join_failures', 0)])
-        lines.append(table(['mode', 'members', 'sessions', 'processes',
-                            'join s', 'joins/s', 'client RSS KiB/member',
-                            'ZK RSS KiB/member',
-                            'idle client CPU us/s per member',
-                            'idle ZK CPU us/s per member',
-                            'idle ZK requests/s', 'leave at once: s',
-                            'crash at once: s', 'join failures'], rows))
+
+        def idle_of(field):
+            return lambda r: r.get('idle', {}).get(field, 0)
+
+        def kib(field):
+            return lambda r: '%.1f' % (r[field] / 1024.0)
+        lines.append(columns_table([
+            ('mode', lambda r: 'session per member' if r['mode'] == 'session'
+             else 'shared session'),
+            ('members', lambda r: r['n']),
+            ('sessions', lambda r: r['sessions']),
+            ('processes', lambda r: r['processes']),
+            ('join s', lambda r: _num(r['join_seconds'])),
+            ('joins/s', lambda r: '%.0f' % r['join_per_s']),
+            ('client RSS KiB/member', kib('rss_per_member')),
+            ('ZK RSS KiB/member', kib('zk_rss_per_member')),
+            ('idle client CPU us/s per member',
+             lambda r: _us(idle_of('hosts_cpu_per_s')(r) / r['n'])),
+            ('idle ZK CPU us/s per member',
+             lambda r: _us(idle_of('zk_cpu_per_s')(r) / r['n'])),
+            ('idle ZK requests/s',
+             lambda r: _num(r.get('idle', {}).get('zk_requests_per_s'), 1)),
+            ('leave at once: s',
+             lambda r: '%d: %s' % (r['leave'], _num(r['leave_seconds']))),
+            ('crash at once: s',
+             lambda r: '%d: %s' % (r['leave'], _num(r['crash_seconds']))),
+            ('join failures', lambda r: r.get('join_failures', 0)),
+        ], runs))
         lines.append('')
         for r in runs:
             if r['mode'] == 'session' and r['n'] < 10000:
@@ -630,26 +663,32 @@ def blocked_section(results, plots):
              'a monkey-patched process (its threads are green threads, as '
              'in an eventlet-based OpenStack service); `tooz-threads` = the '
              'threading handler without monkey patching (real threads).', '']
-    rows = []
+    runs = []
     failures = []
     for name, r in sorted(results.items(), key=lambda i: _blocked_key(i[0])):
-        if not _ok(r):
+        if _ok(r):
+            runs.append(r)
+        else:
             failures.append(_failed('blocked hub ' + name, r))
-            continue
-        rows.append([r['impl'], r['block'], _num(r['blocked_for'], 1),
-                     'LOST' if r['member_lost'] else 'stayed',
-                     _num(r['gone_at']) if r['gone_at'] is not None else '-',
-                     _num(r['back_at']) if r['back_at'] is not None else
-                     ('never' if r['member_lost'] else '-'),
-                     'yes' if r['session_changed'] else 'no',
-                     'yes' if r['member_at_end'] else 'no',
-                     ', '.join('%s@%.1fs' % (s, t)
-                               for t, s in r.get('worker_states', []))
-                     or '-'])
-    lines.append(table(['implementation', 'block', 'blocked s', 'member',
-                        'gone at s (after block start)', 'back at s',
-                        'new session', 'member at end',
-                        'client states seen'], rows))
+
+    def yes(field):
+        return lambda r: 'yes' if r[field] else 'no'
+    lines.append(columns_table([
+        ('implementation', lambda r: r['impl']),
+        ('block', lambda r: r['block']),
+        ('blocked s', lambda r: _num(r['blocked_for'], 1)),
+        ('member', lambda r: 'LOST' if r['member_lost'] else 'stayed'),
+        ('gone at s (after block start)', lambda r: _num(r['gone_at'])
+         if r['gone_at'] is not None else '-'),
+        ('back at s', lambda r: _num(r['back_at'])
+         if r['back_at'] is not None else
+         ('never' if r['member_lost'] else '-')),
+        ('new session', yes('session_changed')),
+        ('member at end', yes('member_at_end')),
+        ('client states seen', lambda r: ', '.join(
+            '%s@%.1fs' % (s, t) for t, s in r.get('worker_states', []))
+         or '-'),
+    ], runs))
     lines.append('')
     lines.extend(failures + ([''] if failures else []))
     if plots.get('blocked'):
