@@ -35,7 +35,8 @@ class ZooKeeperNotInstalled(Exception):
 
 def free_port(host='127.0.0.1'):
     """Return a TCP port on ``host`` that nothing listens on right now."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ':' in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.bind((host, 0))
         return sock.getsockname()[1]
@@ -588,13 +589,26 @@ def _main(argv):
         return 0
     if not os.path.isdir(args.dir):
         os.makedirs(args.dir)
+    try:
+        # Another server there would answer the readiness check for ours.
+        socket.create_connection(('127.0.0.1', args.port), 1.0).close()
+    except (socket.error, socket.timeout):
+        pass
+    else:
+        print('zkserver: port %d on 127.0.0.1 is in use; not started'
+              % args.port, file=sys.stderr)
+        return 2
     server = ZooKeeperServer(tick_time=args.tick_time, port=args.port,
                              base_dir=args.dir)
     try:
         server.start()
+        if not server.running:
+            raise RuntimeError('the server exited at start')
     except (RuntimeError, ZooKeeperNotInstalled) as e:
         server.kill()
-        print('zkserver: %s' % e, file=sys.stderr)
+        print('zkserver: %s; its log is %s:\n%s'
+              % (e, server._server.log_path, server._server.log_tail()),
+              file=sys.stderr)
         return 2
     with open(pidfile, 'w') as f:
         f.write('%d\n' % server.pid)

@@ -127,6 +127,9 @@ MAX_NAME_LENGTH = 255
 # While ZooKeeper is away, a worker says so again this often (seconds):
 # often enough to show in any log window, rare enough not to flood it.
 OUTAGE_LOG_INTERVAL = 60.0
+# When to give up a session ZooKeeper does not take back (_give_up_after).
+STUCK_SESSION_TIMEOUTS = 10
+STUCK_SESSION_MIN = 60.0
 # After a new session, how long the re-join may take before it is reported
 # as late (the Membership re-creates its node on the CONNECTED event).
 REJOIN_CHECK_TIMEOUT = 10.0
@@ -134,6 +137,11 @@ REJOIN_CHECK_TIMEOUT = 10.0
 
 class InvalidZooKeeperConfig(exception.NovaException):
     message = _("Invalid [zookeeper] %(option)s %(value)r: %(reason)s")
+
+
+class InvalidMemberName(exception.NovaException):
+    message = _("ZooKeeperDriver: the %(kind)s %(name)r cannot be a member "
+                "name: %(reason)s")
 
 
 class DuplicateServiceMember(exception.NovaException):
@@ -181,22 +189,87 @@ def parse_address(address):
     return servers, chroot
 
 
+def check_path(option, path):
+    """An absolute znode path ZooKeeper accepts, or InvalidZooKeeperConfig."""
+    def invalid(reason):
+        return InvalidZooKeeperConfig(option=option, value=path,
+                                      reason=reason)
+
+    if not path.startswith('/') or (len(path) > 1 and path.endswith('/')):
+        raise invalid(_('must be an absolute path without a trailing slash'))
+    if path == '/':
+        return
+    for part in path[1:].split('/'):
+        try:
+            check_name('node', part)
+        except InvalidMemberName as e:
+            raise invalid(e.kwargs.get('reason') or _('an empty part'))
+
+
+def unresolvable_hosts(servers):
+    """The hosts of ``servers`` that do not resolve (now)."""
+    unresolved = []
+    for host, port in servers:
+        try:
+            socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        except socket.gaierror:
+            unresolved.append(host)
+    return unresolved
+
+
+def check_resolvable(servers, address):
+    """Say which hosts of the address do not resolve.
+
+    Only a warning: a name server that is down at start must not keep a
+    worker from starting; it keeps trying, and each attempt says why.
+    """
+    for host in unresolvable_hosts(servers):
+        LOG.warn(_('ZooKeeperDriver: cannot resolve host %(host)s of '
+                   '[zookeeper] address %(address)s'),
+                 {'host': host, 'address': address})
+
+
+def _refused_by_zookeeper(char):
+    """Whether ZooKeeper's path validation refuses this character.
+
+    ZooKeeper (PathUtils.validatePath) refuses NUL, U+0001-U+001F,
+    U+007F-U+009F, U+D800-U+F8FF and U+FFF0-U+FFFF.  It checks Java's
+    UTF-16 units, so every character outside the Basic Multilingual Plane
+    (an emoji, say) is refused too: it is a surrogate pair.
+    """
+    code = ord(char)
+    return (code <= 0x1f or 0x7f <= code <= 0x9f or
+            0xd800 <= code <= 0xf8ff or code >= 0xfff0)
+
+
 def check_name(kind, name):
-    """A topic or host becomes one znode name: refuse what cannot be one."""
+    """A topic or host becomes one znode name: refuse what cannot be one,
+    exactly what ZooKeeper refuses, before anything is written anywhere.
+    """
     if not name or not isinstance(name, (type(u''), type(''))):
-        raise exception.NovaException(
-            _('ZooKeeperDriver: the %(kind)s must be a non-empty string, '
-              'got %(name)r') % {'kind': kind, 'name': name})
-    if '/' in name or name in ('.', '..') or '\x00' in name:
-        raise exception.NovaException(
-            _('ZooKeeperDriver: %(kind)s %(name)r cannot be a znode name '
-              '(no "/", NUL, "." or "..")') % {'kind': kind, 'name': name})
-    if len(name) > MAX_NAME_LENGTH:
-        raise exception.NovaException(
-            _('ZooKeeperDriver: %(kind)s %(start)r... is %(n)d characters '
-              'long; at most %(max)d fit the services table')
-            % {'kind': kind, 'start': name[:20], 'n': len(name),
-               'max': MAX_NAME_LENGTH})
+        raise InvalidMemberName(
+            kind=kind, name=name, reason=_('it must be a non-empty string'))
+    try:
+        text = _text(name)
+    except UnicodeDecodeError:
+        raise InvalidMemberName(kind=kind, name=name,
+                                reason=_('it is not UTF-8'))
+    if u'/' in text or text in (u'.', u'..'):
+        raise InvalidMemberName(
+            kind=kind, name=name,
+            reason=_('a znode name cannot contain "/" or be "." or ".."'))
+    refused = [c for c in text if _refused_by_zookeeper(c)]
+    if refused:
+        raise InvalidMemberName(
+            kind=kind, name=name,
+            reason=_('ZooKeeper refuses the character %s in a path')
+            % ', '.join('U+%04X' % ord(c) for c in refused[:3]))
+    if len(text) > MAX_NAME_LENGTH:
+        raise InvalidMemberName(
+            kind=kind, name=text[:20] + u'...',
+            reason=_('it is %(n)d characters long; at most %(max)d fit the '
+                     'services table') % {'n': len(text),
+                                          'max': MAX_NAME_LENGTH})
 
 
 def _text(name):
@@ -440,21 +513,25 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
                                 '%s (install the ZooKeeper client libraries, '
                                 'see README)') % ', '.join(missing))
         self._servers, self._chroot = parse_address(CONF.zookeeper.address)
-        # The C client takes no blanks inside the list.
+        check_resolvable(self._servers, CONF.zookeeper.address)
+        # What the C client parses: no blanks, an IPv6 address without its
+        # brackets (it splits host and port at the last colon).
         self._address = ','.join(
-            part.strip() for part in
-            CONF.zookeeper.address.strip().split('/', 1)[0].split(',')
-        ) + self._chroot
+            '%s:%d' % server for server in self._servers) + self._chroot
         prefix = CONF.zookeeper.sg_prefix
-        if not prefix.startswith('/') or (len(prefix) > 1 and
-                                          prefix.endswith('/')):
-            raise InvalidZooKeeperConfig(option='sg_prefix', value=prefix,
-                                         reason=_('must be an absolute path '
-                                                  'without a trailing slash'))
+        check_path('sg_prefix', prefix)
+        # A missing certificate file fails the start, not each join.
+        tls_certificates()
         if CONF.zookeeper.recv_timeout <= 0:
             raise InvalidZooKeeperConfig(
                 option='recv_timeout', value=CONF.zookeeper.recv_timeout,
                 reason=_('must be a positive number of milliseconds'))
+        if CONF.zookeeper.sg_retry_interval <= 0:
+            # 0 would retry an unreachable ZooKeeper in a busy loop.
+            raise InvalidZooKeeperConfig(
+                option='sg_retry_interval',
+                value=CONF.zookeeper.sg_retry_interval,
+                reason=_('must be a positive number of seconds'))
         self._prefix = prefix
         credentials = CONF.zookeeper.auth_digest
         if credentials is not None:
@@ -477,6 +554,8 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         self._cached_session = None
         self._prefix_ready = False
         self._memberships = {}
+        self._guards = {}
+        self._cleaned_groups = set()
         self._joiners = {}
         self._monitors = {}
         self._group_attempts = set()
@@ -502,10 +581,18 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         return self._cached_session
 
     def _open_session(self):
-        session = evzookeeper.ZKSession(
-            self._address, recv_timeout=CONF.zookeeper.recv_timeout,
-            zklog_fd=_zk_log_stream(),
-            **tls_session_args(self._servers))
+        try:
+            session = evzookeeper.ZKSession(
+                self._address, recv_timeout=CONF.zookeeper.recv_timeout,
+                zklog_fd=_zk_log_stream(),
+                **tls_session_args(self._servers))
+        except zookeeper.ZooKeeperException:
+            unresolved = unresolvable_hosts(self._servers)
+            if len(unresolved) == len(self._servers):
+                # (the C client says "No such file or directory")
+                raise zookeeper.ZooKeeperException(
+                    _('cannot resolve host %s') % ', '.join(unresolved))
+            raise
         if self._credentials is not None:
             try:
                 session.add_auth('digest', self._credentials)
@@ -544,11 +631,17 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         away_since = time.time()
         last_said = away_since
         while True:
-            timeout = OUTAGE_LOG_INTERVAL if away_since is not None else None
+            timeout = (min(OUTAGE_LOG_INTERVAL, self._give_up_after())
+                       if away_since is not None else None)
             try:
                 state = spc.wait_and_get(timeout)[2]
             except eventlet.Timeout:
                 now = time.time()
+                if (session_id is not None and
+                        now - away_since >= self._give_up_after()):
+                    self._replace_session(session, session_id,
+                                          now - away_since)
+                    return
                 if now - last_said >= OUTAGE_LOG_INTERVAL:
                     LOG.warn(_('ZooKeeperDriver: ZooKeeper at %(addr)s still '
                                'unreachable, for %(s)d s now'),
@@ -580,6 +673,48 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
                            'ZooKeeper at %(addr)s (session %(sid)s); its '
                            'members stay up until the session times out'),
                          {'addr': self._address, 'sid': _hex(session_id)})
+
+    def _give_up_after(self):
+        """Seconds away after which the old session is given up.
+
+        A server that lost its data refuses a client that has seen a newer
+        zxid, and the C client keeps offering its old session for ever: the
+        worker stays out until the new server has seen more writes than it
+        had (minutes).  A session away for many session timeouts has
+        expired wherever a quorum serves; only a whole ensemble down keeps
+        it alive, and then giving it up costs a re-join once ZooKeeper is
+        back, while keeping it may cost minutes of XXX.  The bound is the
+        longer of STUCK_SESSION_TIMEOUTS session timeouts and
+        STUCK_SESSION_MIN seconds (the db driver's service_down_time).
+        """
+        return max(STUCK_SESSION_MIN,
+                   STUCK_SESSION_TIMEOUTS * self._session_timeout())
+
+    def _replace_session(self, session, session_id, away):
+        """Close ``session`` and join every member on a new one."""
+        LOG.warn(_('ZooKeeperDriver: ZooKeeper at %(addr)s has not taken '
+                   'session %(sid)s back for %(s)d s (a server that lost its '
+                   'data refuses it); giving it up and re-joining with a new '
+                   'session'),
+                 {'addr': self._address, 'sid': _hex(session_id), 's': away})
+        keys = list(self._memberships)
+        for key in keys:
+            guard = self._guards.pop(key, None)
+            if guard is not None:
+                guard.kill()
+        self._memberships.clear()
+        self._monitors.clear()
+        self._prefix_ready = False
+        self._cleaned_groups.clear()
+        if self._cached_session is session:
+            self._cached_session = None
+        self._session_watch = None
+        # (close() may wait for the unreachable servers: not here)
+        eventlet.spawn_n(session.close)
+        for group, member_id in keys:
+            if (group, member_id) not in self._joiners:
+                self._joiners[(group, member_id)] = eventlet.spawn(
+                    self._keep_joining, member_id, group)
 
     def _connected(self, session, old_id, new_id, away_since):
         if old_id is None:
@@ -763,6 +898,10 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
                     raise
                 eventlet.sleep(POLL_INTERVAL)
 
+    def check_member(self, member_id, group_id):
+        check_name('topic', group_id)
+        check_name('host', member_id)
+
     def join(self, member_id, group, service=None):
         """Join the given service with its group.
 
@@ -773,14 +912,13 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         LOG.debug(_('ZooKeeperDriver: join new member %(id)s to the '
                     '%(gr)s group, service=%(sr)s'),
                   {'id': member_id, 'gr': group, 'sr': service})
-        check_name('topic', group)
-        check_name('host', member_id)
+        self.check_member(member_id, group)
         key = (group, member_id)
         if self._pid != os.getpid():
             self._reset()
         if key not in self._memberships and key not in self._joiners:
             try:
-                self._memberships[key] = self._join_now(member_id, group)
+                self._joined(key, self._join_now(member_id, group))
             except DuplicateServiceMember:
                 raise
             except Exception as e:
@@ -805,13 +943,16 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         self._ensure_prefix()
         path = self._group_path(group)
         self._ensure_node(path, b'ZKMembers')
+        if self._credentials is not None:
+            self._clean_group(path)
         name = _znode(_text(member_id))
+        node = path + _znode('/') + name
         try:
             return membership.Membership(self._session, path, name,
                                          acl=self._acl)
         except RuntimeError:
             pass
-        node = path + _znode('/') + name
+        self._remove_if_persistent(node)
         wait = max(CONF.zookeeper.sg_retry_interval,
                    1.5 * self._session_timeout() + 1.0)
         LOG.warn(_('ZooKeeperDriver: %(node)s exists; waiting up to %(w).1fs '
@@ -837,6 +978,52 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         raise DuplicateServiceMember(host=member_id, group=group,
                                      path=_text(node))
 
+    def _remove_if_persistent(self, node):
+        """Delete ``node`` if no session owns it; True if it was deleted.
+
+        A persistent node is nobody's liveness (a leftover, or a forgery
+        made while the tree was open): it must neither read as up nor keep
+        the real worker of that name out.
+        """
+        try:
+            stat = self._session.exists(node)
+        except zookeeper.NoNodeException:
+            return False
+        if not stat or stat.get('ephemeralOwner'):
+            return False
+        try:
+            self._session.delete(node)
+        except zookeeper.NoNodeException:
+            pass
+        LOG.warn(_('ZooKeeperDriver: removed %s: a persistent node, which '
+                   'no live session owns, is not a member'), _text(node))
+        return True
+
+    def _clean_group(self, path):
+        """Under auth_digest, what the open tree let in goes, once a group.
+
+        Persistent children are removed; member nodes of live sessions
+        created with the open ACL get nova's (anyone could change or delete
+        them before).  Nova's identity may do both: the group node is
+        nova's (_ensure_node).
+        """
+        if path in self._cleaned_groups:
+            return
+        for child in self._session.get_children(path):
+            node = path + _znode('/') + child
+            try:
+                if self._remove_if_persistent(node):
+                    continue
+                acl, _stat = self._session.get_acl(node)
+                if _acl_key(acl) != _acl_key(self._acl):
+                    self._session.set_acl(node, -1, self._acl)
+                    LOG.warn(_('ZooKeeperDriver: restricted the ACL of the '
+                               'member node %s to nova\'s identity'),
+                             _text(node))
+            except zookeeper.NoNodeException:
+                continue  # it left meanwhile
+        self._cleaned_groups.add(path)
+
     def _keep_joining(self, member_id, group):
         key = (group, member_id)
         while key in self._joiners:
@@ -851,10 +1038,62 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
                          {'id': member_id, 'gr': group, 'addr': self._address,
                           'err': e or type(e).__name__})
                 continue
-            self._memberships[key] = member
             del self._joiners[key]
+            self._joined(key, member)
             LOG.info(_('ZooKeeperDriver: %(id)s joined the %(gr)s group'),
                      {'id': member_id, 'gr': group})
+
+    def _joined(self, key, member):
+        self._memberships[key] = member
+        self._guards[key] = eventlet.spawn(self._guard_member, key, member)
+
+    def _guard_member(self, key, member):
+        """Re-create the member node whenever someone else deletes it.
+
+        Any client may delete it (without auth_digest), and so may an admin
+        cleaning up with nova's credentials; nothing would bring it back,
+        and the live worker would read XXX for good.  A watch on the node
+        tells; the Membership re-creates it (refresh()).  A deletion that
+        comes with a new session is the expiry, which the Membership and
+        the session follower handle.
+        """
+        group, member_id = key
+        node = self._group_path(group) + _znode(u'/' + _text(member_id))
+        events = evzookeeper_utils.StatePipeCondition()
+
+        def watcher(handle, event_type, state, path):
+            events.set_and_notify(event_type)
+
+        try:
+            while self._memberships.get(key) is member:
+                session = self._session
+                watched_by = self._session_id(session)
+                try:
+                    stat = session.exists(node, watcher)
+                except zookeeper.NoNodeException:
+                    stat = None
+                except Exception:
+                    eventlet.sleep(POLL_INTERVAL * 10)
+                    continue
+                if stat is None:
+                    if self._memberships.get(key) is not member:
+                        return
+                    LOG.warn(_('ZooKeeperDriver: %(node)s, the member node '
+                               'of live %(id)s, was deleted by another '
+                               'ZooKeeper client; re-creating it'),
+                             {'node': _text(node), 'id': member_id})
+                    if member.refresh(quiet=True) is not False:
+                        LOG.warn(_('ZooKeeperDriver: re-created %s'),
+                                 _text(node))
+                    continue
+                event_type = events.wait_and_get()
+                if (event_type != zookeeper.DELETED_EVENT or
+                        self._session_id(session) != watched_by):
+                    continue
+        except evzookeeper_utils.PipeConditionClosedError:
+            return
+        finally:
+            events.close()
 
     def leave(self, member_id, group):
         """Remove the given member from the service group."""
@@ -865,6 +1104,9 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         if joiner is not None:
             joiner.kill()
         member = self._memberships.pop(key, None)
+        guard = self._guards.pop(key, None)
+        if guard is not None:
+            guard.kill()
         if member is not None:
             member.leave()
         elif joiner is None:
@@ -883,6 +1125,14 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
                 if members is not None:
                     return _text(member_id) in members
         # The group's first read, or its membership is unknown now.
+        try:
+            check_name('topic', group_id)
+            check_name('host', member_id)
+        except InvalidMemberName as e:
+            # A row that can never be a member is down; it must not make
+            # the whole list unknown.
+            LOG.warn('%s', e)
+            return False
         return _text(member_id) in self._live_members(group_id)
 
     def get_all(self, group_id):
