@@ -269,6 +269,7 @@ class ZKSession(object):
         self._disconnected_since = time.monotonic()
         self._next_warning = None
         self._forked = False
+        self._hub_thread = None
         _sessions.add(self)
         for cb in init_cbs or ():
             self.add_connection_callback(cb)
@@ -299,6 +300,7 @@ class ZKSession(object):
         self._check_pid()
         self._closed = False
         if self._bridge is None or not self._bridge.running:
+            self._hub_thread = _threading.get_ident()
             self._bridge = utils.HubBridge(
                 name='evzookeeper-%s' % self._host,
                 tick=STATE_POLL_INTERVAL,
@@ -597,11 +599,16 @@ class ZKSession(object):
             return
         bridge._tick = STATE_POLL_INTERVAL
         thread = bridge._thread
-        if thread is not None and not thread.dead and \
-                thread is not eventlet.getcurrent():
+        if thread is None or thread.dead or thread is eventlet.getcurrent():
+            return
+        if _threading.get_ident() == self._hub_thread:
             # what trampoline's own timeout does to its waiter
             _hubs.get_hub().schedule_call_global(0, thread.throw,
                                                  utils._Tick)
+        else:
+            # forked from another OS thread: its hub is not the
+            # dispatcher's; the pipe is all that reaches it
+            bridge.post(_no_op)
 
     def _signal_state_changed(self):
         changed, self._state_changed = self._state_changed, _event.Event()
