@@ -16,7 +16,9 @@ from the seed (inject, hold, heal, pause):
 * two worker lanes, each owning half of the workers: ``worker_kill``
   (SIGKILL, restart), ``worker_term`` (SIGTERM, restart),
   ``worker_freeze`` (SIGSTOP, SIGCONT), ``worker_partition`` (a blackhole
-  route in the worker's namespace, removed).
+  route in the worker's namespace, removed), ``member_delete`` (another
+  ZooKeeper client deletes a live worker's node, as anyone may under the
+  open ACL, or an admin cleaning up: the worker must put it back).
 
 Every fault step is written down with its time (``Truth``) just before it
 acts when it takes something away and just after it acts when it gives
@@ -68,14 +70,14 @@ RECV_TIMEOUT_MS = 1000
 
 SERVER_KINDS = ('server_kill', 'leader_kill', 'server_pause', 'quorum_loss')
 WORKER_KINDS = ('worker_kill', 'worker_term', 'worker_freeze',
-                'worker_partition')
+                'worker_partition', 'member_delete')
 KINDS = SERVER_KINDS + WORKER_KINDS
 
 #: How often each kind is drawn in its lane (quorum loss is the rarest: it
 #: makes everything unknown and tests little else).
 WEIGHTS = {'server_kill': 3, 'leader_kill': 3, 'server_pause': 3,
            'quorum_loss': 1, 'worker_kill': 3, 'worker_term': 1,
-           'worker_freeze': 3, 'worker_partition': 3}
+           'worker_freeze': 3, 'worker_partition': 3, 'member_delete': 2}
 
 #: (low, high) seconds a fault is held.  They straddle the session timeout
 #: (1.0 s, expired by 1.2 s) and syncLimit (5 ticks, 1.0 s, after which
@@ -84,7 +86,8 @@ WEIGHTS = {'server_kill': 3, 'leader_kill': 3, 'server_pause': 3,
 HOLDS = {'server_kill': (0.5, 4.0), 'leader_kill': (0.5, 4.0),
          'server_pause': (0.3, 3.0), 'quorum_loss': (1.0, 4.0),
          'worker_kill': (0.2, 3.0), 'worker_term': (0.2, 3.0),
-         'worker_freeze': (0.3, 4.0), 'worker_partition': (0.3, 4.0)}
+         'worker_freeze': (0.3, 4.0), 'worker_partition': (0.3, 4.0),
+         'member_delete': (0.0, 0.0)}
 #: (low, high) seconds between the end of an episode and the next one.
 GAPS = {'servers': (1.0, 4.0), 'workers': (0.5, 3.0)}
 
@@ -119,6 +122,11 @@ class Bounds(object):
         #: expire a tick later; then the client reconnects, learns
         #: "expired", opens a new session and creates its node again.
         self.rejoin = self.expiry + 1.0
+        #: After another client deleted a live worker's node, the worker may
+        #: read down this long: the deletion fires the worker's watch at
+        #: once and a create is one round trip; the driver may retry its
+        #: create every sg_retry_interval (1 s here); 1 s for the load.
+        self.recreate = 1.0 + 1.0
         #: After any server event (kill, pause, resume, restart, election)
         #: a live worker may read down this long: its session may expire
         #: legitimately (its server was paused: 2/3 of recv_timeout to
@@ -133,10 +141,11 @@ class Bounds(object):
 
     def describe(self):
         return ('expiry %.2f s (timeout %.1f + tick %.1f + margin %.2f), '
-                'start %.0f s, rejoin %.1f s, after a server event: down '
-                '%.1f s, unknown %.1f s' % (
+                'start %.0f s, rejoin %.1f s, re-create %.1f s, after a '
+                'server event: down %.1f s, unknown %.1f s' % (
                     self.expiry, self.timeout, self.tick, self.margin,
-                    self.start, self.rejoin, self.server, self.unknown))
+                    self.start, self.rejoin, self.recreate, self.server,
+                    self.unknown))
 
 
 def plan(seed, duration, hosts, partition_host=None, exclude=()):
@@ -152,12 +161,15 @@ def plan(seed, duration, hosts, partition_host=None, exclude=()):
     for lane in ['servers'] + sorted(halves):
         rng = random.Random('%s/%s' % (seed, lane))
         kinds = SERVER_KINDS if lane == 'servers' else WORKER_KINDS
-        kinds = [k for k in kinds if k not in exclude and (
+        # An excluded kind, or a partition where the lane has no worker in
+        # a namespace, is drawn all the same and left out: the rest of the
+        # schedule stays what the seed says, on every machine.
+        possible = [k for k in kinds if k not in exclude and (
             k != 'worker_partition' or partition_host in halves.get(lane,
                                                                     ()))]
         episodes = []
         at = rng.uniform(0.5, 2.0)
-        while kinds and at < duration:
+        while possible and at < duration:
             kind = rng.choices(kinds, [WEIGHTS[k] for k in kinds])[0]
             if kind in ('server_kill', 'server_pause'):
                 target = rng.randrange(3)
@@ -168,7 +180,9 @@ def plan(seed, duration, hosts, partition_host=None, exclude=()):
             else:
                 target = rng.choice(halves[lane])
             hold = round(rng.uniform(*HOLDS[kind]), 2)
-            episodes.append(Episode(lane, round(at, 2), kind, target, hold))
+            if kind in possible:
+                episodes.append(Episode(lane, round(at, 2), kind, target,
+                                        hold))
             at += hold + rng.uniform(*GAPS[lane.split('-')[0]])
         lanes[lane] = episodes
     return lanes
@@ -233,7 +247,8 @@ def check(events, samples, hosts, bounds, t0):
     ``samples`` are (time, {host: 'up'|'down'|'unknown'}).  The rules:
 
     * live-down: a worker alive, unfrozen and connected read down outside
-      its start window, its rejoin window and every server event's window;
+      its start window, its rejoin window, its re-create window (its node
+      deleted by another client) and every server event's window;
     * gone-up: a killed, frozen or cut-off worker read up past its expiry
       deadline (bounds.expiry after the fault, counted again from each
       election and each resume of a paused leader within it);
@@ -264,11 +279,14 @@ def check(events, samples, hosts, bounds, t0):
     gone = dict((h, []) for h in hosts)
     starts = dict((h, []) for h in hosts)
     returns = dict((h, []) for h in hosts)
+    deleted = dict((h, []) for h in hosts)
     open_gone = {}
     for t, what, target, _detail in events:
         if target not in gone:
             continue
-        if what in ('w_kill', 'w_term', 'w_stop', 'w_cut', 'w_died'):
+        if what == 'w_deleted':
+            deleted[target].append(t)
+        elif what in ('w_kill', 'w_term', 'w_stop', 'w_cut', 'w_died'):
             if target not in open_gone:
                 open_gone[target] = [t, None, what]
                 gone[target].append(open_gone[target])
@@ -363,6 +381,9 @@ def check(events, samples, hosts, bounds, t0):
         r = last_before(returns[host], t)
         if r is not None and t - r <= bounds.rejoin:
             return 'rejoin'
+        d = last_before(deleted[host], t)
+        if d is not None and t - d <= bounds.recreate:
+            return 'recreate'
         s = last_before(server_events, t)
         if s is not None and t - s <= bounds.server:
             return 'server'
@@ -472,6 +493,7 @@ def check(events, samples, hosts, bounds, t0):
     # Not bounded as such: a server fault may come between.
     f['return to up s, with a quorum (max)'] = max(rejoin_took or [0.0])
     for why, bound in (('start', bounds.start), ('rejoin', bounds.rejoin),
+                       ('recreate', bounds.recreate),
                        ('server', bounds.server), ('none', 0.0)):
         spans = live_down_spans.get(why, [])
         f['live down in a %s window: stretches, longest s (bound %.1f)' % (
@@ -783,6 +805,8 @@ class FaultRun(object):
             finally:
                 os.kill(proc.pid, signal.SIGCONT)
                 self.truth.record('w_cont', host)
+        elif ep.kind == 'member_delete':
+            self._delete_member(host)
         elif ep.kind == 'worker_partition':
             self.truth.record('w_cut', host)
             self.netns.cut()
@@ -791,6 +815,33 @@ class FaultRun(object):
             finally:
                 self.netns.heal()
                 self.truth.record('w_heal', host)
+
+    def _delete_member(self, host):
+        """Delete ``host``'s node from another session, as an outsider.
+
+        The binding's synchronous calls, in this lane's OS thread: no hub
+        (a session on an eventlet hub here would leave that thread's hub
+        behind).
+        """
+        import zookeeper
+        handle = zookeeper.init(self.ensemble.address, None,
+                                self.recv_timeout_ms)
+        try:
+            deadline = time.monotonic() + 10
+            while zookeeper.state(handle) != zookeeper.CONNECTED_STATE:
+                if time.monotonic() > deadline or self._sleep(0.02):
+                    self.truth.record('w_delete_missed', host,
+                                      'no connection')
+                    return
+            try:
+                zookeeper.delete(handle, '/servicegroups/%s/%s' % (TOPIC,
+                                                                   host))
+            except zookeeper.NoNodeException:
+                self.truth.record('w_delete_missed', host, 'no node')
+                return
+            self.truth.record('w_deleted', host)
+        finally:
+            zookeeper.close(handle)
 
     # -- the end checks ----------------------------------------------------
 
@@ -991,7 +1042,8 @@ class FaultRun(object):
         lines = [self._history_text()]
         lines.append('faults injected: ' + ', '.join(
             '%s %d' % (k, self.counts[k]) for k in KINDS
-            if k not in self.exclude))
+            if k not in self.exclude) + ''.join(
+                '; %s EXCLUDED' % k for k in self.exclude))
         lines.append('observed:')
         for key, value in findings.figures.items():
             if isinstance(value, float):

@@ -20,8 +20,20 @@ from nova.tests.functional import faultrun
 #: Seed 307 draws every kind at least 6 times in 120 s (planned).
 SEED = int(os.environ.get('NOVA_FAULTRUN_SEED', 307))
 DURATION = float(os.environ.get('NOVA_FAULTRUN_SECONDS', 120))
-#: Fault kinds left out of the CI schedule, each with its reason.
-EXCLUDED = {}
+#: Fault kinds left out of the CI schedule, each with its reason.  The
+#: excluded episodes are still drawn (and skipped), so the rest of the
+#: schedule is the seed's.
+EXCLUDED = {
+    # A genuine defect (issue 11, item 1), not fixed in the committed
+    # driver as of 1bf78bb: a live worker's node deleted by another client
+    # is never re-created.  tools/faultrun.py --seed 307 --duration 40 on
+    # that tree: "fr-2 alive and reachable read down from 46.73s to 71.94s
+    # (25.21s), outside every window" (deleted at 38.10 s, down until the
+    # run ended).  With the fix then in progress in the working tree it
+    # passed (11 deletions, longest down 0.35 s).  Put it back once the
+    # fix is committed.
+    'member_delete': 'a deleted member node is never re-created',
+}
 
 
 class FaultRunTestCase(test.TestCase):
@@ -128,6 +140,15 @@ class CheckerTestCase(test.TestCase):
         found = self._check(events, [(0.0, 'down'), (2.0, 'up'),
                                      (5.0, 'unknown'), (15.5, 'up')])
         self.assertEqual([], found.violations)
+
+    def test_a_deleted_node_must_come_back_within_its_window(self):
+        events = [(0.0, 'w_start', 'w', ''), (5.0, 'w_deleted', 'w', '')]
+        found = self._check(events, [(0.0, 'down'), (2.0, 'up'),
+                                     (5.0, 'down'), (6.5, 'up')])
+        self.assertEqual([], found.violations)
+        found = self._check(events, [(0.0, 'down'), (2.0, 'up'),
+                                     (5.0, 'down')])
+        self.assertEqual(['live-down'], self._rules(found))
 
     def test_a_worker_that_never_starts_fails(self):
         found = self._check([(0.0, 'w_start', 'w', '')], [(0.0, 'down')],
