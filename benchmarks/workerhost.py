@@ -40,6 +40,9 @@ class PrivateAPI(object):
     def __init__(self, driver):
         self._driver = driver
 
+    def check_member(self, member_id, group_id):
+        return self._driver.check_member(member_id, group_id)
+
     def join(self, member_id, group_id, service=None):
         return self._driver.join(member_id, group_id, service)
 
