@@ -24,15 +24,12 @@ DURATION = float(os.environ.get('NOVA_FAULTRUN_SECONDS', 120))
 #: excluded episodes are still drawn (and skipped), so the rest of the
 #: schedule is the seed's.
 EXCLUDED = {
-    # A genuine defect (issue 11, item 1), not fixed in the committed
-    # driver as of 1bf78bb: a live worker's node deleted by another client
-    # is never re-created.  tools/faultrun.py --seed 307 --duration 40 on
-    # that tree: "fr-2 alive and reachable read down from 46.73s to 71.94s
-    # (25.21s), outside every window" (deleted at 38.10 s, down until the
-    # run ended).  With the fix then in progress in the working tree it
-    # passed (11 deletions, longest down 0.35 s).  Put it back once the
-    # fix is committed.
-    'member_delete': 'a deleted member node is never re-created',
+    # Empty.  member_delete was left out while a genuine defect (issue 11,
+    # item 1) was not fixed in the committed driver: on 1bf78bb
+    # tools/faultrun.py --seed 307 --duration 40 reported "fr-2 alive and
+    # reachable read down from 46.73s to 71.94s (25.21s), outside every
+    # window" (its node deleted by another client at 38.10 s was never
+    # re-created).  6532932 fixed it.
 }
 
 
