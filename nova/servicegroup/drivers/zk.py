@@ -746,13 +746,16 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
             refresh = getattr(member, 'refresh', None)
             if refresh is not None:
                 refresh(quiet=True)
-        self._report_rejoin(session, new_id)
+        # (in its own green thread: the follower must see the next state)
+        eventlet.spawn_n(self._report_rejoin, session, new_id)
 
     def _report_rejoin(self, session, session_id):
         """Say which members are back under the new session, and which not."""
         deadline = time.time() + REJOIN_CHECK_TIMEOUT
         pending = dict(self._memberships)
         while pending:
+            if self._session_id(session) != session_id:
+                return  # expired again: the newer session's report follows
             for (group, member_id) in list(pending):
                 node = (self._group_path(group) +
                         _znode(u"/" + _text(member_id)))
