@@ -839,6 +839,14 @@ class FaultRun(object):
             except zookeeper.NoNodeException:
                 self.truth.record('w_delete_missed', host, 'no node')
                 return
+            except (zookeeper.ConnectionLossException,
+                    zookeeper.OperationTimeoutException) as e:
+                # The ensemble did not answer (a quorum loss, say): the
+                # delete may or may not have been applied, so the checker
+                # must allow for it as for one that was.
+                self.truth.record('w_deleted', host,
+                                  'unconfirmed: %s' % type(e).__name__)
+                return
             self.truth.record('w_deleted', host)
         finally:
             zookeeper.close(handle)
