@@ -53,7 +53,7 @@ if [ $py27 -eq 1 ]; then
   # TESTS are then testr filters inside the patched tree.
   exec tools/py27/run_lane.sh "${testargs[@]}"
 fi
-TESTS_DEFAULT=(nova/tests ports/zookeeper/tests ports/evzookeeper/tests)
+TESTS_DEFAULT=(nova/tests ports/zookeeper/tests ports/evzookeeper/tests zkgroup/tests/core)
 
 if [ $always_venv -eq 1 ]; then
   if [ $force -eq 1 ]; then
@@ -64,11 +64,11 @@ if [ $always_venv -eq 1 ]; then
   wrapper="$with_venv"
 else
   wrapper=""
-  export PYTHONPATH="$PWD:$PWD/ports/zookeeper:$PWD/ports/evzookeeper${PYTHONPATH:+:$PYTHONPATH}"
+  export PYTHONPATH="$PWD:$PWD/ports/zookeeper:$PWD/ports/evzookeeper:$PWD/zkgroup${PYTHONPATH:+:$PYTHONPATH}"
 fi
 
 if [ $just_pep8 -eq 1 ]; then
-  ${wrapper} python -m flake8 nova ports tools
+  ${wrapper} python -m flake8 nova ports tools zkgroup
   exit $?
 fi
 
@@ -84,7 +84,7 @@ trap 'rm -f "$xunit"' EXIT
 runner=(python -m nose)
 if [ $coverage -eq 1 ]; then
   ${wrapper} python -m coverage erase
-  runner=(python -m coverage run --source=nova,zookeeper,evzookeeper --parallel-mode -m nose)
+  runner=(python -m coverage run --source=nova,zookeeper,evzookeeper,zkgroup --parallel-mode -m nose)
 fi
 ${wrapper} "${runner[@]}" -v --with-xunit --xunit-file="$xunit" "${testargs[@]}"
 rc=$?

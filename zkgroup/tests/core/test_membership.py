@@ -1,0 +1,271 @@
+"""zkgroup's session and membership against real ZooKeeper servers, under
+both concurrency models (eventlet without monkey patching, as a program
+that uses green threads explicitly would)."""
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+import unittest
+
+import zookeeper
+
+from nova.tests import zkserver
+from zkgroup import concurrency
+from zkgroup import membership
+from zkgroup import names
+from zkgroup import session as zksession
+
+TICK_MS = 200
+TIMEOUT_MS = 2000
+
+
+def _host(name):
+    return name.rsplit('@', 1)[0]
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        logging.Handler.__init__(self, logging.DEBUG)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+    def messages(self, level=logging.WARNING):
+        return [r.getMessage() for r in self.records if r.levelno >= level]
+
+
+class _MembershipTests(object):
+    model_name = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = zkserver.ZooKeeperServer(tick_time=TICK_MS).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def setUp(self):
+        self.model = concurrency.get(self.model_name)
+        self.prefix = '/t%d-%s' % (os.getpid(), self.id().rsplit('.', 1)[-1])
+        self.log = _Records()
+        logging.getLogger('zkgroup').addHandler(self.log)
+        self.addCleanup(logging.getLogger('zkgroup').removeHandler, self.log)
+
+    def session(self, address=None, **kwargs):
+        s = zksession.Session(address or self.server.address, self.model,
+                              TIMEOUT_MS, **kwargs)
+        self.addCleanup(s.close)
+        self.assertTrue(s.wait_connected(10), 'no session')
+        return s
+
+    def wait(self, predicate, timeout, what):
+        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        while not predicate():
+            if time.monotonic() > deadline:
+                self.fail('%s: not within %s s' % (what, timeout))
+            self.model.sleep(0.01)
+        return time.monotonic() - started
+
+    def group(self, s, path=None):
+        g = membership.Group(s, path or self.prefix + '/compute',
+                             retry_interval=0.5, key=_host)
+        self.addCleanup(g.stop)
+        self.assertTrue(g.ready.wait(10))
+        return g
+
+    def member(self, s, name, path=None):
+        m = membership.Member(s, path or self.prefix + '/compute', name,
+                              retry_interval=0.5)
+        self.addCleanup(m.stop)
+        self.assertTrue(m.joined.wait(10))
+        return m
+
+    def test_join_seen_and_read_without_copy(self):
+        reader = self.group(self.session())
+        self.assertEqual({}, reader.members())
+        self.member(self.session(), 'h1@1-a')
+        self.wait(lambda: 'h1' in reader.members(), 5, 'h1 seen')
+        # a read is a lookup in the same published dict
+        self.assertIs(reader.members(), reader.members())
+
+    def test_leave_is_seen_at_once_and_sticks(self):
+        reader = self.group(self.session())
+        m = self.member(self.session(), 'h1@1-a')
+        self.wait(lambda: 'h1' in reader.members(), 5, 'h1 seen')
+        self.assertTrue(m.leave())
+        took = self.wait(lambda: 'h1' not in reader.members(), 1, 'h1 gone')
+        self.assertLess(took, 1)
+        self.model.sleep(1.0)  # the loop must not bring it back
+        self.assertNotIn('h1', reader.members())
+
+    def test_node_deleted_by_someone_else_is_recreated(self):
+        admin = self.session()
+        m = self.member(self.session(), 'h1@1-a')
+        admin.call(zookeeper.delete, m.path)
+        self.wait(lambda: admin.call(zookeeper.exists, m.path, None)
+                  is not None, 5, 'node re-created')
+        self.assertTrue(any('deleted by someone else' in msg
+                            for msg in self.log.messages()))
+
+    def test_processes_of_one_host_share_its_liveness(self):
+        reader = self.group(self.session())
+        a = self.member(self.session(), 'h1@1-a')
+        self.member(self.session(), 'h1@2-b')
+        self.wait(lambda: 'h1' in reader.members(), 5, 'h1 seen')
+        a.leave()
+        self.model.sleep(0.5)
+        self.assertIn('h1', reader.members())
+
+    def test_persistent_node_is_no_member(self):
+        admin = self.session()
+        reader = self.group(admin)
+        admin.call(zookeeper.create, self.prefix + '/compute/ghost@1-x', '',
+                   [zookeeper.ZOO_OPEN_ACL_UNSAFE], 0)
+        self.member(self.session(), 'h1@1-a')
+        self.wait(lambda: 'h1' in reader.members(), 5, 'h1 seen')
+        self.assertNotIn('ghost', reader.members())
+
+    def test_expired_session_rejoins_on_a_new_one(self):
+        reader = self.group(self.session())
+        s = self.session()
+        self.member(s, 'h1@1-a')
+        self.wait(lambda: 'h1' in reader.members(), 5, 'h1 seen')
+        old = s.session_id
+        _expire(s)
+        self.wait(lambda: s.session_id not in (None, old), 10, 'new session')
+        self.wait(lambda: 'h1' in (reader.members() or {}), 5, 'h1 back')
+        self.assertTrue(any('expired' in msg for msg in self.log.messages()))
+
+    def test_unknown_while_away_then_known_again(self):
+        server = zkserver.ZooKeeperServer(tick_time=TICK_MS).start()
+        self.addCleanup(server.stop)
+        reader = self.group(self.session(server.address))
+        self.member(self.session(server.address), 'h1@1-a')
+        self.wait(lambda: 'h1' in reader.members(), 5, 'h1 seen')
+        server.stop()
+        # never "down": unknown
+        self.wait(lambda: reader.members() is None, 5, 'unknown')
+        server.start()
+        self.wait(lambda: 'h1' in (reader.members() or {}), 15, 'h1 back')
+
+    def test_refused_session_is_given_up(self):
+        # A fresh server (data lost) refuses a client that saw a higher
+        # zxid; the session gives the old one up for a new one.
+        base = tempfile.mkdtemp(prefix='zkgroup-lost-')
+        self.addCleanup(shutil.rmtree, base, True)
+        server = zkserver.ZooKeeperServer(tick_time=TICK_MS).start()
+        self.addCleanup(server.stop)
+        self.patch(zksession, 'GIVE_UP_MIN', 3.0)
+        self.patch(zksession, 'GIVE_UP_TIMEOUTS', 1)
+        s = self.session(server.address)
+        self.member(s, 'h1@1-a')
+        for i in range(30):  # a zxid the new server will not have seen
+            s.call(zookeeper.create, '%s/n%d' % (self.prefix, i), '',
+                   [zookeeper.ZOO_OPEN_ACL_UNSAFE], 0)
+        old = s.session_id
+        server.stop()
+        fresh = zkserver.ZooKeeperServer(tick_time=TICK_MS, port=server.port,
+                                         base_dir=base).start()
+        self.addCleanup(fresh.stop)
+        reader = self.group(self.session(fresh.address))
+        took = self.wait(lambda: 'h1' in (reader.members() or {}), 20,
+                         'h1 on the fresh server')
+        self.assertNotEqual(old, s.session_id)
+        self.assertTrue(any('giving it up' in msg
+                            for msg in self.log.messages()), took)
+
+    def patch(self, obj, name, value):
+        old = getattr(obj, name)
+        setattr(obj, name, value)
+        self.addCleanup(setattr, obj, name, old)
+
+
+def _expire(s):
+    """Expire ``s``'s session on the server: a second handle takes it over
+    and closes it (the server ends a session when any holder closes it)."""
+    session_id, passwd = zookeeper.client_id(s.handle)
+    twin = zookeeper.init(s.address, None, TIMEOUT_MS, (session_id, passwd))
+    deadline = time.monotonic() + 10
+    while zookeeper.state(twin) != zookeeper.CONNECTED_STATE:
+        if time.monotonic() > deadline:
+            raise AssertionError('the twin handle did not connect')
+        s.concurrency.sleep(0.01)
+    zookeeper.close(twin)
+
+
+class ThreadingMembershipTest(_MembershipTests, unittest.TestCase):
+    model_name = 'threading'
+
+
+class EventletMembershipTest(_MembershipTests, unittest.TestCase):
+    model_name = 'eventlet'
+
+    def test_hub_keeps_running_while_zookeeper_is_away(self):
+        import eventlet
+        server = zkserver.ZooKeeperServer(tick_time=TICK_MS).start()
+        self.addCleanup(server.stop)
+        s = self.session(server.address)
+        m = self.member(s, 'h1@1-a')
+        server.stop()
+        self.wait(lambda: not s.is_connected(), 5, 'disconnected')
+        m.leave()  # a call while away: it must not stall the hub
+        ticks = []
+
+        def ticker():
+            for _i in range(20):
+                ticks.append(time.monotonic())
+                eventlet.sleep(0.05)
+        t = eventlet.spawn(ticker)
+        for _i in range(3):
+            try:
+                s.call(zookeeper.exists, '/', None)
+            except zookeeper.ZooKeeperException:
+                pass
+        t.wait()
+        gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+        self.assertLess(max(gaps), 0.5, gaps)
+
+
+class NamesTest(unittest.TestCase):
+
+    def test_what_zookeeper_refuses(self):
+        for bad in ('', 'a/b', '.', '..', 'tab\there', 'del\x7f',
+                    'emoji\U0001f600', '\ufff0x'):
+            self.assertRaises(names.InvalidName, names.check, 'host', bad)
+        for good in ('compute-1', 'h\u00e9te', 'a.b', '...', 'x@y'):
+            self.assertEqual(good, names.check('host', good))
+
+    def test_message_names_kind_and_value(self):
+        try:
+            names.check('topic', 'a/b')
+        except names.InvalidName as exc:
+            self.assertIn("invalid topic 'a/b'", str(exc))
+        else:
+            self.fail('a/b accepted')
+
+
+class ConcurrencyTest(unittest.TestCase):
+
+    def test_unknown_model(self):
+        try:
+            concurrency.get('gevent')
+        except concurrency.UnknownConcurrency as exc:
+            self.assertIn("'gevent'", str(exc))
+            self.assertIn('threading, eventlet', str(exc))
+        else:
+            self.fail('gevent accepted')
+
+    def test_threading_imports_no_eventlet(self):
+        import subprocess
+        import sys
+        code = ('import sys; from zkgroup import concurrency, membership, '
+                'session; concurrency.get("threading"); '
+                'print("eventlet" in sys.modules)')
+        out = subprocess.check_output([sys.executable, '-c', code],
+                                      env=dict(os.environ))
+        self.assertEqual(b'False', out.strip())

@@ -1,0 +1,143 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Tests of the ZooKeeper servicegroup driver, in Nova's test style.
+
+tools/patch_nova.py installs this file as
+nova/tests/unit/servicegroup/test_zk.py.  They talk to a real ZooKeeper
+server: ZK_ADDRESS names it (tools/nova34/run_lane.sh starts one); without
+it they fail, saying so, rather than skip.
+"""
+
+import datetime
+import os
+import sys
+import time
+from unittest import mock
+import uuid
+
+import zookeeper
+
+from nova import servicegroup
+from nova.servicegroup.drivers import zk
+from nova import test
+from nova import utils
+
+
+def _address():
+    address = os.environ.get('ZK_ADDRESS')
+    if not address:
+        raise AssertionError('ZK_ADDRESS is not set: these tests need a '
+                             'ZooKeeper server (tools/nova34/run_lane.sh '
+                             'starts one)')
+    return address
+
+
+class ZKServiceGroupTestCase(test.NoDBTestCase):
+
+    def setUp(self):
+        super(ZKServiceGroupTestCase, self).setUp()
+        self.prefix = '/nova-unit-%s' % uuid.uuid4().hex[:8]
+        self.flags(servicegroup_driver='zk')
+        self.flags(address=_address(), recv_timeout=2000,
+                   sg_prefix=self.prefix, sg_retry_interval=1,
+                   group='zookeeper')
+        self.servicegroup_api = servicegroup.API()
+        self.driver = self.servicegroup_api._driver
+        self.addCleanup(self.driver._close_at_exit)
+
+    def _wait(self, predicate, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def _up(self, host, topic='compute'):
+        return self.servicegroup_api.service_is_up(
+            {'host': host, 'topic': topic})
+
+    def test_api_loads_the_zk_driver(self):
+        self.assertIsInstance(self.driver, zk.ZooKeeperDriver)
+
+    def test_concurrency_mode(self):
+        threading_mode = utils.concurrency_mode_threading()
+        self.assertEqual('threading' if threading_mode else 'eventlet',
+                         self.driver._model.name)
+        if threading_mode:
+            self.assertNotIn('eventlet', sys.modules)
+
+    def test_join_is_up_and_stop_leaves(self):
+        service = mock.MagicMock()
+        stop = service.stop
+        self.assertFalse(self._up('fake-host'))
+        self.servicegroup_api.join('fake-host', 'compute', service)
+        self.assertTrue(self._wait(lambda: self._up('fake-host')))
+        self.assertFalse(self._up('other-host'))
+        service.stop()
+        stop.assert_called_once_with()
+        self.assertTrue(self._wait(lambda: not self._up('fake-host'), 1.0))
+
+    def test_node_name_is_per_process(self):
+        self.servicegroup_api.join('fake-host', 'compute', None)
+        children = self.driver._session.call(
+            zookeeper.get_children, self.prefix + '/compute', None)
+        self.assertEqual(1, len(children))
+        host, token = children[0].rsplit('@', 1)
+        self.assertEqual('fake-host', host)
+        self.assertTrue(token.startswith('%d-' % os.getpid()), token)
+
+    def test_bad_host_is_refused_before_anything_is_written(self):
+        self.assertRaises(ValueError, self.servicegroup_api.join,
+                          'bad/host', 'compute', None)
+        self.assertIsNone(self.driver._session)
+
+    def test_missing_address_is_a_clear_error(self):
+        self.flags(address=None, group='zookeeper')
+        exc = self.assertRaises(zk.ZooKeeperConfigError, servicegroup.API)
+        self.assertIn('[zookeeper] address is not set', str(exc))
+
+    def test_unreachable_is_unknown_never_down(self):
+        self.flags(address='127.0.0.1:1', group='zookeeper')
+        api = servicegroup.API()
+        self.addCleanup(api._driver._close_at_exit)
+        self.patch_first_read(0.2)
+        exc = self.assertRaises(zk.ServiceGroupUnavailable,
+                                api.service_is_up,
+                                {'host': 'fake-host', 'topic': 'compute'})
+        self.assertIn('127.0.0.1:1', str(exc))
+        self.assertEqual(503, exc.code)
+
+    def patch_first_read(self, seconds):
+        self.useFixture_attr(zk, 'FIRST_READ_TIMEOUT', seconds)
+
+    def useFixture_attr(self, obj, name, value):
+        old = getattr(obj, name)
+        setattr(obj, name, value)
+        self.addCleanup(setattr, obj, name, old)
+
+    def test_updated_time(self):
+        db_time = datetime.datetime(2016, 4, 18, 2, 56, 25,
+                                    tzinfo=datetime.timezone.utc)
+        ref = {'host': 'fake-host', 'topic': 'compute', 'updated_at': db_time}
+        # not a member: the database's time
+        self.assertEqual(db_time, self.servicegroup_api.get_updated_time(ref))
+        before = datetime.datetime.now(datetime.timezone.utc)
+        self.servicegroup_api.join('fake-host', 'compute', None)
+        self.assertTrue(self._wait(lambda: self._up('fake-host')))
+        joined = self.servicegroup_api.get_updated_time(ref)
+        # the join, by the server's clock (same machine: within a second)
+        self.assertLess(abs((joined - before).total_seconds()), 1.0)
+        ref['updated_at'] = joined + datetime.timedelta(seconds=60)
+        self.assertEqual(ref['updated_at'],
+                         self.servicegroup_api.get_updated_time(ref))
