@@ -2,7 +2,10 @@
 
 The package ``zookeeper`` binds libzookeeper_mt (ZooKeeper C client 3.8;
 Debian/Ubuntu package ``libzookeeper-mt2``) through cffi in ABI mode:
-nothing is compiled at install time, the library is loaded at import.
+nothing is compiled at install time, the library is loaded at import.  The
+build writes the C declarations in cffi's parsed form
+(zookeeper/_abi_<digest>.py, see zookeeper/_cdef.py), which spares every
+import the parse.
 """
 
 import os
@@ -22,6 +25,7 @@ setup(
     long_description_content_type='text/x-rst',
     license='Apache License, Version 2.0',
     packages=['zookeeper'],
+    cffi_modules=['zookeeper/_cdef.py:ffibuilder'],
     python_requires='>=3.9',
     # the first cffi with wheels for 3.12 and for 3.13 (for an older one pip
     # would compile cffi there, which needs gcc and the Python headers)
