@@ -109,6 +109,7 @@ class Member(_Reconciler):
         self.data = data if data is not None else 'pid=%d' % os.getpid()
         self.joined = session.concurrency.event()
         self._owner = None  # session id of the node we created
+        self._leaving = False
         _Reconciler.__init__(self, session, '%s/%s' % (group, name),
                              retry_interval)
 
@@ -118,6 +119,10 @@ class Member(_Reconciler):
         _Reconciler._on_session(self, event)
 
     def _reconcile(self):
+        if self._leaving:
+            self._delete()
+            self._stopped = True
+            return
         session_id = self.session.session_id
         handle = self.session.handle
         watcher = self._watcher()
@@ -157,23 +162,33 @@ class Member(_Reconciler):
                               self.session.acl, zookeeper.EPHEMERAL)
 
     def leave(self):
-        """Delete the node now (the loop stops first, so that it cannot
-        bring it back)."""
-        self._stopped = True
-        self._wake.set()
+        """Delete the node now; True when it is gone.
+
+        When that fails (the connection is away), the loop keeps trying
+        while the session lives: a session that reconnects would otherwise
+        keep the node, and the member would read as up after it left.
+        """
+        self._leaving = True
         self.joined.clear()
         with self._lock:
-            if self.session.closed or not self.session.is_connected():
-                return False
+            if self._stopped or self.session.closed:
+                return True  # a closed session took the node with it
             try:
-                self.session.call(zookeeper.delete, self.path)
-            except zookeeper.NoNodeException:
-                pass
+                if self.session.is_connected():
+                    self._delete()
+                    self._stopped = True
+                    return True
             except zookeeper.ZooKeeperException as exc:
-                LOG.warning('member %s: could not leave (%s); it goes when '
-                            'the session does', self.path, exc)
-                return False
-        return True
+                LOG.warning('member %s: could not leave now (%s); trying '
+                            'again while the session lives', self.path, exc)
+        self._wake.set()
+        return False
+
+    def _delete(self):
+        try:
+            self.session.call(zookeeper.delete, self.path)
+        except zookeeper.NoNodeException:
+            pass
 
 
 class Group(_Reconciler):

@@ -103,6 +103,23 @@ class _MembershipTests(object):
         self.model.sleep(1.0)  # the loop must not bring it back
         self.assertNotIn('h1', reader.members())
 
+    def test_leave_while_away_completes_when_back(self):
+        server = zkserver.ZooKeeperServer(tick_time=TICK_MS).start()
+        self.addCleanup(server.stop)
+        s = self.session(server.address)
+        m = self.member(s, 'h1@1-a')
+        held_by = s.session_id
+        server.stop()
+        self.wait(lambda: not s.is_connected(), 5, 'disconnected')
+        self.assertFalse(m.leave())
+        server.start()
+        self.wait(s.is_connected, 10, 'reconnected')
+        # the same session: its node would have stayed without the retry
+        self.assertEqual(held_by, s.session_id)
+        reader = self.group(self.session(server.address))
+        self.wait(lambda: 'h1' not in reader.members(), 5, 'h1 gone')
+        self.assertIsNone(s.call(zookeeper.exists, m.path, None))
+
     def test_node_deleted_by_someone_else_is_recreated(self):
         admin = self.session()
         m = self.member(self.session(), 'h1@1-a')
