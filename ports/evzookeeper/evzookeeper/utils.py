@@ -235,7 +235,6 @@ def run_in_thread(bridge, func, *args):
     raise value
 
 
-
 def weak_method(method):
     """A plain callable that calls the bound ``method`` while its object
     lives and does nothing afterwards.

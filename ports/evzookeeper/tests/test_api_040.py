@@ -72,18 +72,20 @@ class TestOriginalTests(APITestCase):
 
     def test_join(self):
         spc = self.monitor_spc(self.session())
-        _n1 = membership.Membership(self.sessions[0], self.base, "node1")
+        _n1 = membership.Membership(  # noqa: F841
+            self.sessions[0], self.base, "node1")
         eventlet.sleep(0.5)
         # the newest state, though the monitor reported several
         self.assertEqual(spc.wait_and_get(1), set(["node1"]))
-        _n2 = membership.Membership(self.sessions[0], self.base, "node2")
+        _n2 = membership.Membership(  # noqa: F841
+            self.sessions[0], self.base, "node2")
         eventlet.sleep(0.5)
         self.assertEqual(spc.wait_and_get(1), set(["node1", "node2"]))
 
     def test_join_leave(self):
         session = self.session()
         spc = self.monitor_spc(session)
-        _n1 = membership.Membership(session, self.base, "node1")
+        _n1 = membership.Membership(session, self.base, "node1")  # noqa: F841
         n2 = membership.Membership(session, self.base, "node2")
         eventlet.sleep(0.5)
         n2.leave()
@@ -93,8 +95,8 @@ class TestOriginalTests(APITestCase):
     def test_expire(self):
         session = self.session()
         spc = self.monitor_spc(session)
-        _n1 = membership.Membership(session, self.base, "node1")
-        _n2 = membership.Membership(session, self.base, "node2")
+        _n1 = membership.Membership(session, self.base, "node1")  # noqa: F841
+        _n2 = membership.Membership(session, self.base, "node2")  # noqa: F841
         eventlet.sleep(0.5)
         old_sid = session.client_id()[0]
         # 0.4.0: a second session takes the id over and closes it

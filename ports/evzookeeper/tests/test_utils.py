@@ -130,7 +130,7 @@ class TestPipeCondition(unittest.TestCase):
         for pc in conditions[:250]:
             self.assertEqual(pc.wait_and_get(2), 'x')
         self.assertEqual(fx.open_fds(), before)
-        del conditions  # dropped without close(): nothing to leak
+        conditions = None  # dropped without close(): nothing to leak
         self.assertEqual(fx.open_fds(), before)
 
     def test_notify_before_anyone_waits_from_many_threads(self):
