@@ -121,21 +121,22 @@ class ZKSelfHealingTestCase(test.TestCase):
                       % self.group, self.logs.output)
 
 
-class ZKOutageLogTestCase(test.TestCase):
-    """An outage is in the log at WARNING: lost, still away, back."""
+class _OwnServerTestCase(test.TestCase):
+    """A zk driver on a server of its own, and its warnings captured."""
+
+    RECV_TIMEOUT = 4000
 
     def setUp(self):
-        super(ZKOutageLogTestCase, self).setUp()
+        super(_OwnServerTestCase, self).setUp()
         self.server = zkserver.ZooKeeperServer(tick_time=200)
         self.addCleanup(self.server.cleanup)
         self.server.start()
         servicegroup.API._driver = None
         self.addCleanup(self._forget_driver)
         self.flags(servicegroup_driver='zk')
-        self.flags(address=self.server.address, recv_timeout=4000,
-                   sg_retry_interval=1, group='zookeeper')
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova.servicegroup.drivers.zk.OUTAGE_LOG_INTERVAL', 0.5))
+        self.flags(address=self.server.address,
+                   recv_timeout=self.RECV_TIMEOUT, sg_retry_interval=1,
+                   group='zookeeper')
         self.logs = self.useFixture(fixtures.FakeLogger(
             name='nova.servicegroup.drivers.zk', level=logging.WARNING))
 
@@ -143,6 +144,15 @@ class ZKOutageLogTestCase(test.TestCase):
         driver, servicegroup.API._driver = servicegroup.API._driver, None
         if driver is not None:
             driver.cleanup()
+
+
+class ZKOutageLogTestCase(_OwnServerTestCase):
+    """An outage is in the log at WARNING: lost, still away, back."""
+
+    def setUp(self):
+        super(ZKOutageLogTestCase, self).setUp()
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.servicegroup.drivers.zk.OUTAGE_LOG_INTERVAL', 0.5))
 
     def test_outage_within_the_session_timeout(self):
         api = servicegroup.API()
@@ -163,26 +173,10 @@ class ZKOutageLogTestCase(test.TestCase):
                                            'topic': 'compute'}))
 
 
-class ZKLostDataTestCase(test.TestCase):
+class ZKLostDataTestCase(_OwnServerTestCase):
     """A server that lost its data refuses the old session: a new one."""
 
-    def setUp(self):
-        super(ZKLostDataTestCase, self).setUp()
-        self.server = zkserver.ZooKeeperServer(tick_time=200)
-        self.addCleanup(self.server.cleanup)
-        self.server.start()
-        servicegroup.API._driver = None
-        self.addCleanup(self._forget_driver)
-        self.flags(servicegroup_driver='zk')
-        self.flags(address=self.server.address, recv_timeout=1000,
-                   sg_retry_interval=1, group='zookeeper')
-        self.logs = self.useFixture(fixtures.FakeLogger(
-            name='nova.servicegroup.drivers.zk', level=logging.WARNING))
-
-    def _forget_driver(self):
-        driver, servicegroup.API._driver = servicegroup.API._driver, None
-        if driver is not None:
-            driver.cleanup()
+    RECV_TIMEOUT = 1000
 
     def _members(self, reader):
         try:
