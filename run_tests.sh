@@ -17,6 +17,11 @@ function usage {
   echo "                           run its servicegroup tests with Grizzly's runner and an"
   echo "                           end-to-end with its binaries (tools/py27/run_lane.sh)."
   echo "                           Fails when there is no Python 2.7; without -2 it never runs."
+  echo "  --nova34                 The Nova 34 lane instead: build .venv-nova34 with the real"
+  echo "                           Nova 34.0.0 (2026.2) from PyPI, patch it (tools/patch_nova.py),"
+  echo "                           run Nova's servicegroup unit tests, our functional tests and"
+  echo "                           the end-to-end in threading and eventlet mode with stestr"
+  echo "                           (tools/nova34/run_lane.sh)."
   echo "  -h, --help               Print this usage message"
   echo ""
   echo "TESTS are nose names (nova/tests/servicegroup, nova.tests.test_service:ServiceTestCase)."
@@ -31,6 +36,7 @@ force=0
 just_pep8=0
 coverage=0
 py27=0
+nova34=0
 testargs=()
 
 for arg in "$@"; do
@@ -42,6 +48,7 @@ for arg in "$@"; do
     -p|--pep8) just_pep8=1;;
     -c|--coverage) coverage=1;;
     -2|--py27) py27=1;;
+    --nova34) nova34=1;;
     -*) echo "run_tests.sh: unknown option $arg" >&2; usage;;
     *) testargs+=("$arg");;
   esac
@@ -52,6 +59,10 @@ cd "$(dirname "$0")"
 if [ $py27 -eq 1 ]; then
   # TESTS are then testr filters inside the patched tree.
   exec tools/py27/run_lane.sh "${testargs[@]}"
+fi
+if [ $nova34 -eq 1 ]; then
+  [ ${#testargs[@]} -eq 0 ] || { echo "run_tests.sh: --nova34 takes no test names" >&2; exit 1; }
+  exec tools/nova34/run_lane.sh
 fi
 TESTS_DEFAULT=(nova/tests ports/zookeeper/tests ports/evzookeeper/tests zkgroup/tests/core)
 

@@ -10,11 +10,15 @@
 #   libssl-dev, cmake, make, dpkg-dev  tools/build_zk_tls.sh builds the C
 #                      client with OpenSSL from Debian's source package
 #   openssl            the TLS tests make their certificates with it
+#   rabbitmq-server    the Nova 34 lane's end-to-end runs real nova-compute and
+#                      nova-conductor processes over it (the tests start
+#                      their own broker on loopback; the system one is
+#                      stopped and disabled after the install)
 # The Python 2.7 lane (run_tests.sh --py27) also needs a CPython 2.7 with
 # headers and pip, which Debian 12 does not package: see the end.
 set -eu
 
-PACKAGES="zookeeper libzookeeper-mt2 libzookeeper-mt-dev gcc libc6-dev memcached python3-venv libssl-dev cmake make dpkg-dev openssl"
+PACKAGES="zookeeper libzookeeper-mt2 libzookeeper-mt-dev gcc libc6-dev memcached python3-venv libssl-dev cmake make dpkg-dev openssl rabbitmq-server"
 
 python27_note() {
     local cand
@@ -47,10 +51,20 @@ echo "install_deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
-# The Debian package may start a system-wide server on 2181; the tests and
-# the demo run their own, so stop that one if it came up.
-if command -v systemctl >/dev/null && systemctl is-active -q zookeeper 2>/dev/null; then
-    $SUDO systemctl stop zookeeper || true
+# The Debian packages may start system-wide servers (ZooKeeper on 2181,
+# RabbitMQ on 5672 and 25672); the tests and the demo run their own, so stop
+# those if they came up, and keep RabbitMQ from starting at boot.
+for service in zookeeper rabbitmq-server; do
+    if command -v systemctl >/dev/null && systemctl is-active -q "$service" 2>/dev/null; then
+        echo "install_deps: stopping the system $service"
+        $SUDO systemctl stop "$service" || true
+    elif [ -x "/etc/init.d/$service" ] && "/etc/init.d/$service" status >/dev/null 2>&1; then
+        echo "install_deps: stopping the system $service"
+        $SUDO "/etc/init.d/$service" stop >/dev/null 2>&1 || true
+    fi
+done
+if command -v systemctl >/dev/null && systemctl is-enabled -q rabbitmq-server 2>/dev/null; then
+    $SUDO systemctl disable -q rabbitmq-server 2>/dev/null || true
 fi
 echo "install_deps: done"
 python27_note

@@ -7,10 +7,9 @@ services through Nova's own objects (``nova.objects.ServiceList``, from
 every cell when an API database is configured, else from the main
 database) and asks Nova's servicegroup API, with the configured
 ``servicegroup_driver`` (db, mc or zk), which of them are up.  It prints
-Grizzly's columns::
-
-    Binary           Host                                 Zone             Status     State Updated_At
-    nova-compute     node1                                nova             enabled    :-)   2026-12-03 14:02:11
+Grizzly's columns (``ROW``): Binary, Host, Zone, Status (enabled or
+disabled), State (``:-)`` up, ``XXX`` down) and Updated_At (the driver's
+``updated_time``, else the row's ``updated_at``).
 
 Exit status: 0 listed; 3 the servicegroup driver cannot tell (the backend,
 such as ZooKeeper, is unreachable: one line on stderr says why, and nothing
@@ -19,14 +18,35 @@ configuration is wrong; 1 the services cannot be read (a database or a cell
 that does not answer).
 """
 
+import logging as _std_logging
+import sys
+import warnings
+
+
+def _quiet_eventlet_banners():
+    """In eventlet mode, eventlet and Nova each print a deprecation notice
+    on stderr at import; this command's stderr is its one line of error
+    (--debug shows them)."""
+    if '--debug' in sys.argv or '-d' in sys.argv:
+        return
+    warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
+
+    class _Drop(_std_logging.Filter):
+        def filter(self, record):
+            return 'concurrency mode is deprecated' not in str(record.msg)
+    _std_logging.getLogger('nova.monkey_patch').addFilter(_Drop())
+
+
+_quiet_eventlet_banners()
+
 # Like nova-compute and nova-scheduler: native threading unless
 # OS_NOVA_DISABLE_EVENTLET_PATCHING or [DEFAULT] concurrency_backend say
 # otherwise.  This must come before anything else of Nova.
-from nova import monkey_patch
+from nova import monkey_patch  # noqa: E402
 monkey_patch.patch(backend='threading')
 
 import argparse  # noqa: E402
-import sys  # noqa: E402
+import os  # noqa: E402
 
 from oslo_config import cfg  # noqa: E402
 from oslo_log import log as logging  # noqa: E402
@@ -35,6 +55,7 @@ import nova.conf  # noqa: E402
 from nova import config  # noqa: E402
 from nova import context as nova_context  # noqa: E402
 from nova import objects  # noqa: E402
+from nova import rpc  # noqa: E402
 from nova import servicegroup  # noqa: E402
 
 CONF = nova.conf.CONF
@@ -113,10 +134,11 @@ def list_services(host=None, binary=None, out=sys.stdout, err=sys.stderr):
         states = [(api.service_is_up(svc), _updated_at(api, svc))
                   for svc, _zone_name in rows]
     except Exception as e:
-        print('%s: cannot tell which services are up: %s '
-              '(servicegroup_driver=%s)'
-              % (PROG, str(e) or type(e).__name__,
-                 CONF.servicegroup_driver), file=err)
+        message = str(e) or type(e).__name__
+        if 'cannot tell' not in message.lower():
+            message = 'cannot tell which services are up: ' + message
+        print('%s: %s (servicegroup_driver=%s)'
+              % (PROG, message, CONF.servicegroup_driver), file=err)
         return 3
     print(ROW % HEADER, file=out)
     for (svc, zone), (alive, updated) in zip(rows, states):
@@ -124,6 +146,21 @@ def list_services(host=None, binary=None, out=sys.stdout, err=sys.stderr):
                      'disabled' if svc.disabled else 'enabled',
                      ':-)' if alive else 'XXX', updated), file=out)
     return 0
+
+
+_DEVNULL = []
+
+
+def _quiet_zookeeper_c_client():
+    """The C client logs every connection attempt on stderr; the command
+    prints its own one line (the stream stays open: the C threads keep
+    writing to it until the process ends)."""
+    try:
+        import zookeeper
+    except ImportError:
+        return
+    _DEVNULL.append(open(os.devnull, 'w'))
+    zookeeper.set_log_stream(_DEVNULL[0])
 
 
 def main(argv=None):
@@ -145,14 +182,28 @@ def main(argv=None):
               '2 bad configuration, 3 the servicegroup driver cannot tell.')
         return 0
     try:
-        config.parse_args([argv[0]] + rest, init_rpc=False)
+        # as nova-manage: the RPC options too (a cell mapping's
+        # transport_url is read through them); nothing connects
+        config.parse_args([argv[0]] + rest)
+        # stdout is the table: logs go to stderr, and only errors unless
+        # --debug (the command says itself what went wrong)
+        CONF.set_default('use_stderr', True)
+        if not CONF.debug:
+            logging.set_defaults(default_log_levels=(
+                logging.get_default_log_levels()
+                + ['nova=ERROR', 'zkgroup=ERROR', 'oslo_db=ERROR']))
         logging.setup(CONF, 'nova')
+        if CONF.servicegroup_driver == 'zk' and not CONF.debug:
+            _quiet_zookeeper_c_client()
         objects.register_all()
         CONF.servicegroup_driver  # a wrong value raises here
     except (cfg.Error, ValueError) as e:
         print('%s: %s' % (PROG, e), file=sys.stderr)
         return 2
-    return list_services(host=ours.host, binary=ours.service)
+    try:
+        return list_services(host=ours.host, binary=ours.service)
+    finally:
+        rpc.cleanup()
 
 
 if __name__ == '__main__':
