@@ -158,7 +158,9 @@ class RabbitMQServer(_Deployment):
         }
         return ['env'] + ['%s=%s' % item for item in sorted(env.items())]
 
-    def start(self, timeout=60.0):
+    def start(self, timeout=60.0, wait=True):
+        """Start the node; unless wait is false, until it serves AMQP
+        (then wait_until_ready() is the caller's)."""
         if self.running:
             return self
         broker = _executable('RABBITMQ_SERVER', (RABBITMQ_SERVER_DEFAULT,),
@@ -175,7 +177,8 @@ class RabbitMQServer(_Deployment):
                                                      self.epmd_port),
                    self._epmd)
         self._broker.launch(env + [broker])
-        self.wait_until_ready(timeout)
+        if wait:
+            self.wait_until_ready(timeout)
         return self
 
     def _wait(self, predicate, timeout, what, process):

@@ -232,7 +232,6 @@ class E2E(object):
         self.servers = []
         self.passed = 0
         self.failed = 0
-        self.results = []
         self.t0 = time.time()
 
     # -- reporting --
@@ -247,7 +246,6 @@ class E2E(object):
             self.passed += 1
         else:
             self.failed += 1
-        self.results.append((mode, name, ok, detail))
         self.say('[%s] %s %s: %s' % (mode, word, name, detail))
 
     def dump_logs(self, procs):
@@ -315,10 +313,10 @@ class E2E(object):
 
     def start_servers(self):
         started = time.time()
-        # The JVM and the BEAM boot for seconds: side by side.
-        self.zk._server.start()
-        self.rabbit.start()
-        self.zk.wait_until_ready(30)
+        # The BEAM and the JVM boot for seconds: side by side.
+        self.rabbit.start(wait=False)
+        self.zk.start(30)
+        self.rabbit.wait_until_ready(60)
         self.say('ZooKeeper %s (tickTime %d ms) and RabbitMQ %s ready in '
                  '%.1fs' % (self.zk.address, self.args.tick_time,
                             self.rabbit.transport_url, time.time() - started))
@@ -435,7 +433,8 @@ class E2E(object):
     def finish_databases(self, timeout=300):
         deadline = time.time() + timeout
         self.finish(self.syncs[0], deadline - time.time())
-        # The cell mappings, in the API DB.
+        # The cell mappings, in the API DB.  One after the other: side by
+        # side, one waits seconds for SQLite's lock.
         self.finish(self.manage('map_cell0', [
             'cell_v2', 'map_cell0', '--database_connection',
             self.cell0_url]), deadline - time.time())
