@@ -33,8 +33,9 @@ REPO=$(cd "$HERE/../.." && pwd)
 VENV=${VENV_NOVA34:-$REPO/.venv-nova34}
 START=$SECONDS
 MODES=(threading eventlet)
+STEP_TIMEOUT=${NOVA34_STEP_TIMEOUT:-600}   # seconds for one step of one mode
 
-say() { echo "nova34 lane: $*" >&2; }
+say() { echo "nova34 lane [$((SECONDS - START)) s]: $*" >&2; }
 
 # Nothing of the caller's Python setup may leak in (run_tests.sh -N puts
 # this checkout on PYTHONPATH, whose nova/ is Grizzly-shaped).
@@ -86,8 +87,11 @@ run_stestr() {
     shift 3
     mkdir -p "$dir"
     printf '[DEFAULT]\ntest_path=%s\ntop_dir=%s\n' "$test_path" "$top_dir" > "$dir/.stestr.conf"
-    (cd "$dir" && "$PY" -m stestr run --concurrency ${NOVA34_CONCURRENCY:-1} > "$dir/run.log" 2>&1)
+    # a hang is a failure, not a stuck CI (timeout ends the whole group)
+    (cd "$dir" && timeout --kill-after=10 "$STEP_TIMEOUT" \
+        "$PY" -m stestr run --concurrency "${NOVA34_CONCURRENCY:-1}" > "$dir/run.log" 2>&1)
     rc=$?
+    [ $rc = 124 ] || [ $rc = 137 ] && say "$step: stopped after $STEP_TIMEOUT s (NOVA34_STEP_TIMEOUT): the tests that had not finished count as failed"
     (cd "$dir" && "$PY" -m stestr last --subunit 2>/dev/null) | "$VENV/bin/subunit-2to1" > "$dir/v1.subunit"
     "$PY" "$REPO/tools/py27/subunit_report.py" "$dir/v1.subunit" "$rc" "$@" \
         | sed "s/^units: /$step: /" > "$dir/report.txt"
@@ -165,7 +169,8 @@ for mode in "${MODES[@]}"; do
 
     if [ -f "$HERE/e2e.py" ]; then
         say "$mode mode: end-to-end (tools/nova34/e2e.py --mode $mode)"
-        "$PY" "$HERE/e2e.py" --mode "$mode" > "$WORK/e2e-$mode.txt" 2>&1
+        timeout --kill-after=10 "$STEP_TIMEOUT" \
+            "$PY" "$HERE/e2e.py" --mode "$mode" > "$WORK/e2e-$mode.txt" 2>&1
         e2e_rc=$?
         sed -n 's/^e2e: /e2e-'"$mode"': /p' "$WORK/e2e-$mode.txt" > "$WORK/e2e-$mode.count"
         if [ $e2e_rc -ne 0 ]; then
@@ -184,7 +189,8 @@ for mode in "${MODES[@]}"; do
     zk_arg=()
     [ $patched = 1 ] && [ -n "${ZK_ADDRESS:-}" ] && zk_arg=(--zk "$ZK_ADDRESS")
     (unset OS_NOVA_DISABLE_EVENTLET_PATCHING
-     "$PY" "$HERE/check_service_list.py" --mode "$mode" "${zk_arg[@]}") \
+     timeout --kill-after=10 "$STEP_TIMEOUT" \
+         "$PY" "$HERE/check_service_list.py" --mode "$mode" "${zk_arg[@]}") \
         > "$WORK/service-list-$mode.txt" 2>&1
     grep -v '^ok ' "$WORK/service-list-$mode.txt" | grep -v '^service-list-' >&2
     grep '^service-list-' "$WORK/service-list-$mode.txt"
