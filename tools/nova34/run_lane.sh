@@ -33,7 +33,7 @@ REPO=$(cd "$HERE/../.." && pwd)
 VENV=${VENV_NOVA34:-$REPO/.venv-nova34}
 START=$SECONDS
 MODES=(threading eventlet)
-STEP_TIMEOUT=${NOVA34_STEP_TIMEOUT:-600}   # seconds for one step of one mode
+STEP_TIMEOUT=${NOVA34_STEP_TIMEOUT:-300}   # seconds for one step of one mode
 
 say() { echo "nova34 lane [$((SECONDS - START)) s]: $*" >&2; }
 
