@@ -24,6 +24,8 @@ mode.  It checks:
 * SIGKILL one: down within session timeout + tickTime + 1 s (the session
   timeout being recv_timeout within 2 and 20 ticks: 2 s + 0.2 s + 1 s);
 * SIGTERM another: down within 1 s;
+* the operator's nova-zk-service-list (zkgroup's, when installed) shows
+  those two XXX, the third and the conductor :-);
 * those two stay down, and the third stays up all along.
 
 The times are those between the signal and the watcher's first read that
@@ -628,9 +630,11 @@ class ModeRun(object):
             lambda: self.watcher.states(self.hosts) == ['up'] * 3,
             e2e.args.start_timeout)
 
-    def stop_one(self, host, signum, bound, grace):
+    def stop_one(self, host, signum, bound, grace, meanwhile=None):
         """Send signum to host's nova-compute; check it is seen down within
-        bound seconds (waiting bound + grace at most).  The time seen."""
+        bound seconds (waiting bound + grace at most).  meanwhile(): what
+        to start once it is seen down, before waiting for the process to
+        exit.  The time seen, the seconds it took, meanwhile's result."""
         proc = self.computes[host]
         self.stopped.add(proc.name)
         sent = time.time()
@@ -639,6 +643,7 @@ class ModeRun(object):
         if wait_for(lambda: self.watcher.first_change(host, 'down', sent),
                     bound + grace, 0.02):
             seen = self.watcher.first_change(host, 'down', sent)
+        started = meanwhile() if meanwhile else None
         rc = proc.wait(15)
         exited = time.time() - sent
         name = {signal.SIGKILL: 'SIGKILL', signal.SIGTERM: 'SIGTERM'}[signum]
@@ -649,7 +654,49 @@ class ModeRun(object):
                        else 'never (%.0fs)' % (bound + grace),
                        'exited %s after %.1fs' % (rc, exited)
                        if rc is not None else 'still running after 15s'))
-        return seen, None if seen is None else seen - sent
+        return seen, None if seen is None else seen - sent, started
+
+    def start_service_list(self):
+        """The operator's view: nova-zk-service-list (zkgroup), started.
+        None when this Nova has no such command."""
+        e2e = self.e2e
+        command = [os.path.join(e2e.bin_dir, 'nova-zk-service-list')]
+        if not os.access(command[0], os.X_OK):
+            # zkgroup installed without its console script.
+            command = [e2e.python, '-m', 'zkgroup.service_list']
+            if not os.path.exists(os.path.join(
+                    e2e.args.site, 'zkgroup', 'service_list.py')):
+                e2e.say('[%s] (no nova-zk-service-list for %s: the '
+                        'operator\'s view is not checked)'
+                        % (self.mode, e2e.python))
+                return None
+        proc = e2e.spawn('service-list-%s' % self.tag, command + [
+            '--config-file', e2e.conf, '--config-file', e2e.db_conf],
+            env=e2e.nova_env(self.mode), stdout_pipe=True)
+        self.procs.append(proc)
+        return proc
+
+    def finish_service_list(self, proc, expected):
+        """Check that it showed each host of ``expected`` with its State
+        (``:-)`` or ``XXX``)."""
+        if proc is None:
+            return
+        try:
+            out = proc.popen.communicate(timeout=60)[0]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            self.check('nova-zk-service-list', False, 'no answer in 60s')
+            return
+        shown = {}
+        for line in out.decode('utf-8', 'replace').splitlines():
+            words = line.split()
+            if len(words) >= 5 and words[1] in expected:
+                shown[words[1]] = ':-)' if ':-)' in words else (
+                    'XXX' if 'XXX' in words else '?')
+        self.check('nova-zk-service-list shows %s' % ', '.join(
+                       '%s %s' % kv for kv in sorted(expected.items())),
+                   proc.popen.returncode == 0 and shown == expected,
+                   'exit %s, shows %s' % (proc.popen.returncode, shown))
 
     def checks(self):
         e2e = self.e2e
@@ -670,10 +717,14 @@ class ModeRun(object):
         kill_bound, term_bound = e2e.limits()
         # SIGKILL: no goodbye; the session must expire.  SIGTERM: a
         # stopping service leaves at once.
-        kill_seen, e2e.sigkill_seconds[self.mode] = self.stop_one(
+        kill_seen, e2e.sigkill_seconds[self.mode], _ = self.stop_one(
             killed, signal.SIGKILL, kill_bound, 5)
-        term_seen, e2e.sigterm_seconds[self.mode] = self.stop_one(
-            termed, signal.SIGTERM, term_bound, 10)
+        # The operator's view, started as soon as both are seen down.
+        term_seen, e2e.sigterm_seconds[self.mode], listing = self.stop_one(
+            termed, signal.SIGTERM, term_bound, 10, self.start_service_list)
+        self.finish_service_list(listing, {
+            killed: 'XXX', termed: 'XXX', survivor: ':-)',
+            'e2e-%s-cond' % self.tag: ':-)'})
         # The two stopped ones must not come back.
         back = [(h, watcher.changes_of(h, since))
                 for h, since in ((killed, kill_seen), (termed, term_seen))
@@ -768,6 +819,7 @@ def preflight(args):
     except (OSError, subprocess.TimeoutExpired) as e:
         return '%s does not run: %s' % (args.python, e)
     site = out.strip().splitlines()[-1] if out.strip() else ''
+    args.site = site
     nova = os.path.join(site, 'nova')
     if not os.path.isdir(nova):
         return 'no Nova installed for %s (%s)' % (args.python, site)
