@@ -68,6 +68,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -527,6 +528,8 @@ class E2E(object):
             run.checks()
         except Failure as e:
             self.check(mode, 'mode run', False, str(e))
+        except Exception:  # this script's own error: say it, go on
+            self.check(mode, 'mode run', False, traceback.format_exc())
         finally:
             if self.failed > failed_before:
                 self.dump_logs(run.procs)
@@ -549,8 +552,9 @@ class E2E(object):
             self.start_servers()
             self.wait_placement()
             self.finish_databases()
-        except Failure as e:
-            self.check('setup', 'servers and databases', False, str(e))
+        except Exception as e:  # a fixture's RuntimeError, NotInstalled...
+            self.check('setup', 'servers and databases', False,
+                       '%s: %s' % (type(e).__name__, e))
             return
         for mode in modes:
             self.run_mode(mode)
