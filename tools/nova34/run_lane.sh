@@ -132,6 +132,12 @@ else
     patched=0
 fi
 
+# which Nova and which of ours the tests import (the virtualenv's, patched)
+if [ $patched = 1 ] && ! "$PY" "$HERE/check_imports.py" "$SITE" >&2; then
+    say "the virtualenv does not import the patched Nova and ours from $SITE"
+    echo "imports: 0 passed, 1 failed" | tee -a "$COUNTS"
+fi
+
 # ---- 4. ZooKeeper ----------------------------------------------------------
 command -v java >/dev/null || say "java not found; run tools/install_deps.sh"
 ZK_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -159,10 +165,10 @@ for mode in "${MODES[@]}"; do
 
     if [ -d "$FUNCTIONAL" ]; then
         say "$mode mode: our functional tests ($FUNCTIONAL)"
-        # the top: the first folder up that is not a package
-        top=$FUNCTIONAL
-        while [ -f "$top/__init__.py" ]; do top=$(dirname "$top"); done
-        run_stestr "functional-$mode" "$FUNCTIONAL" "$top"
+        # top_dir: the folder itself (its modules import as top-level
+        # names); a folder further up would be zkgroup/, whose zkgroup/
+        # package would shadow the installed one
+        run_stestr "functional-$mode" "$FUNCTIONAL" "$FUNCTIONAL"
     else
         say "$mode mode: no $FUNCTIONAL yet: no functional tests"
     fi
