@@ -21,6 +21,7 @@ handlers behind one interface.  What differs between the two models:
 """
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -111,6 +112,7 @@ class Eventlet(object):
         self._semaphore = semaphore
         self._tpool = tpool
         self._bridge_class = utils.HubBridge
+        self._pid = os.getpid()
 
     def lock(self):
         return self._semaphore.Semaphore(1)
@@ -125,6 +127,11 @@ class Eventlet(object):
         self._eventlet.sleep(seconds)
 
     def blocking(self, func, *args):
+        if self._pid != os.getpid():
+            # eventlet's pool threads did not cross the fork, but the pool
+            # thinks it is set up: work would wait for them for ever
+            self._pid = os.getpid()
+            self._tpool.killall()
         return self._tpool.execute(func, *args)
 
     def dispatcher(self, name):

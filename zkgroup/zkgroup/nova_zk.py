@@ -126,6 +126,20 @@ def _host_of(node_name):
     return node_name.rsplit('@', 1)[0]
 
 
+class _LeavingStop(object):
+    """A service's stop() that leaves the group first."""
+
+    def __init__(self, driver, member, group, original):
+        self.driver = driver
+        self.member = member
+        self.group = group
+        self.original = original
+
+    def __call__(self, *args, **kwargs):
+        self.driver.leave(self.member, self.group)
+        return self.original(*args, **kwargs)
+
+
 class ZooKeeperDriver(base.Driver):
     """ZooKeeper driver for the service group API."""
 
@@ -200,14 +214,10 @@ class ZooKeeperDriver(base.Driver):
         # Nova 34's Service.stop() does not tell the servicegroup driver:
         # without this a stopped service would read as up until its
         # process exits.
-        original = getattr(service, '_zk_original_stop', service.stop)
-        service._zk_original_stop = original
-        driver = self
-
-        def stop(*args, **kwargs):
-            driver.leave(member, group)
-            return original(*args, **kwargs)
-        service.stop = stop
+        current = service.stop
+        if isinstance(current, _LeavingStop):
+            current = current.original
+        service.stop = _LeavingStop(self, member, group, current)
 
     def leave(self, member, group):
         """Take ``member`` out of ``group`` now; False if it was not in."""

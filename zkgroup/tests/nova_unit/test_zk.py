@@ -25,6 +25,7 @@ import time
 from unittest import mock
 import uuid
 
+import fixtures
 import zookeeper
 
 from nova import servicegroup
@@ -125,6 +126,40 @@ class ZKServiceGroupTestCase(test.NoDBTestCase):
         old = getattr(obj, name)
         setattr(obj, name, value)
         self.addCleanup(setattr, obj, name, old)
+
+    def test_forked_child_has_a_session_of_its_own(self):
+        # conductor and scheduler fork their workers after the driver was
+        # made: a child must neither use nor close the parent's session
+        self.servicegroup_api.join('parent-host', 'compute', None)
+        self.assertTrue(self._wait(lambda: self._up('parent-host')))
+        parent_session = self.driver._session.session_id
+        report_path = os.path.join(self.useFixture(
+            fixtures.TempDir()).path, 'child')
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports in a file
+            try:
+                seen = self._wait(lambda: self._up('parent-host'))
+                self.servicegroup_api.join('child-host', 'compute', None)
+                joined = self._wait(lambda: self._up('child-host'))
+                with open(report_path, 'w') as f:
+                    f.write('%s %s %d' % (
+                        seen, joined, self.driver._session.session_id or 0))
+            finally:
+                os._exit(0)
+        deadline = time.monotonic() + 30
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                self.fail('the child did not finish within 30 s')
+            time.sleep(0.05)
+        with open(report_path) as f:
+            report = f.read()
+        seen, joined, child_session = report.split()
+        self.assertEqual(('True', 'True'), (seen, joined), report)
+        self.assertNotEqual(parent_session, int(child_session))
+        self.assertEqual(parent_session, self.driver._session.session_id)
+        self.assertTrue(self._up('child-host'))
+        self.assertTrue(self._up('parent-host'))
 
     def test_updated_time(self):
         db_time = datetime.datetime(2016, 4, 18, 2, 56, 25,
