@@ -22,50 +22,28 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import tempfile
 import time
 
 from benchmarks import common
+from nova.tests import mcserver
+from nova.tests import zkserver
 
 PG_BIN = '/usr/lib/postgresql/15/bin'
 
 
 # -- ZooKeeper ----------------------------------------------------------------
 
-class ZooKeeper(object):
-    def __init__(self, tick_time=2000, extra_config=None, heap=None):
-        from nova.tests import zkserver
-        self.tick_time = tick_time
-        self.heap = heap or '256m'
-        # the fixture's 256 MB heap is plenty for tests; a server holding
-        # 10,000 sessions needs more (production servers get gigabytes)
-        self.server = zkserver.ZooKeeperServer(tick_time=tick_time,
-                                               extra_config=extra_config,
-                                               heap=heap)
-
-    def start(self):
-        self.server.start()
-        return self
-
-    @property
-    def address(self):
-        return self.server.address
-
-    @property
-    def port(self):
-        return self.server.port
-
-    @property
-    def pid(self):
-        return self.server.pid
+class ZooKeeper(zkserver.ZooKeeperServer):
+    """The fixture's server (tick_time first; heap: the fixture's 256 MB is
+    plenty for tests, a server holding 10,000 sessions needs more), with
+    the counters the benchmarks read."""
 
     def srvr(self):
-        reply = self.server.four_letter('srvr')
         fields = {}
-        for line in reply.splitlines():
+        for line in self.four_letter('srvr').splitlines():
             key, sep, value = line.partition(':')
             if sep:
                 fields[key.strip()] = value.strip()
@@ -73,9 +51,6 @@ class ZooKeeper(object):
 
     def zxid(self):
         return int(self.srvr()['Zxid'], 16)
-
-    def mntr(self):
-        return self.server.mntr()
 
     def version(self):
         return self.srvr().get('Zookeeper version', '?').split(',')[0]
@@ -91,40 +66,18 @@ class ZooKeeper(object):
                 'rss': common.rss(self.pid),
                 'time': time.time()}
 
-    def cleanup(self):
-        self.server.cleanup()
-
 
 # -- memcached ----------------------------------------------------------------
 
-class Memcached(object):
-    def __init__(self, max_conns=None):
-        from nova.tests import mcserver
-        # memcached accepts 1024 connections by default, and the mc driver
-        # holds one per worker (python-memcached's Client is thread-local,
-        # and under eventlet each green thread is a thread; a real
-        # nova-compute process has one heartbeat thread): 1,000 workers and
-        # a reader reach the limit.
-        self.max_conns = max_conns
-        self.server = mcserver.MemcachedServer(max_conns=max_conns)
+class Memcached(mcserver.MemcachedServer):
+    """The fixture's server, with the counters the benchmarks read.
 
-    def start(self):
-        self.server.start()
-        return self
-
-    @property
-    def address(self):
-        return self.server.address
-
-    @property
-    def pid(self):
-        return self.server.pid
-
-    def stats(self):
-        return self.server.stats()
-
-    def version(self):
-        return self.server.version()
+    max_conns: memcached accepts 1024 connections by default, and the mc
+    driver holds one per worker (python-memcached's Client is thread-local,
+    and under eventlet each green thread is a thread; a real nova-compute
+    process has one heartbeat thread): 1,000 workers and a reader reach the
+    limit.
+    """
 
     def counters(self):
         stats = self.stats()
@@ -137,9 +90,6 @@ class Memcached(object):
                 'cpu': common.cpu_seconds(self.pid),
                 'rss': common.rss(self.pid),
                 'time': time.time()}
-
-    def cleanup(self):
-        self.server.cleanup()
 
 
 # -- SQLite -------------------------------------------------------------------
@@ -180,16 +130,27 @@ class PostgresUnavailable(Exception):
     pass
 
 
-def _free_port():
-    sock = socket.socket()
-    try:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-    finally:
-        sock.close()
+class _PgClient(object):
+    """SQL through pg8000 to ``self.database`` (or another one)."""
+
+    user, host, database = 'postgres', '127.0.0.1', 'postgres'
+
+    def query(self, *statements, **kwargs):
+        """Run the statements in one connection; their rows."""
+        import pg8000.native
+        conn = pg8000.native.Connection(
+            self.user, host=self.host, port=self.port,
+            database=kwargs.get('database') or self.database)
+        try:
+            return [conn.run(sql) for sql in statements]
+        finally:
+            conn.close()
+
+    def version(self):
+        return self.query('SHOW server_version')[0][0][0]
 
 
-class PgCluster(object):
+class PgCluster(_PgClient):
     """A throwaway PostgreSQL 15 cluster on a loopback port."""
 
     def __init__(self, bin_dir=PG_BIN, max_connections=400):
@@ -227,7 +188,7 @@ class PgCluster(object):
             os.chmod(self.base, 0o755)
             shutil.chown(self.base, 'postgres')
         self.data = os.path.join(self.base, 'data')
-        self.port = _free_port()
+        self.port = zkserver.free_port()
         out = subprocess.run(
             prefix + [os.path.join(self.bin_dir, 'initdb'), '-D', self.data,
                       '-A', 'trust', '-U', 'postgres', '-E', 'UTF8'],
@@ -254,29 +215,9 @@ class PgCluster(object):
                                       % (out.stdout.decode()[-1000:], log))
         return self
 
-    def connect(self, database='postgres'):
-        import pg8000.native
-        return pg8000.native.Connection('postgres', host='127.0.0.1',
-                                        port=self.port, database=database)
-
-    def create_database(self, name):
-        conn = self.connect()
-        try:
-            conn.run('DROP DATABASE IF EXISTS %s' % name)
-            conn.run('CREATE DATABASE %s' % name)
-        finally:
-            conn.close()
-
     def url(self, name):
         return 'postgresql+pg8000://postgres@127.0.0.1:%d/%s' % (
             self.port, name)
-
-    def version(self):
-        conn = self.connect()
-        try:
-            return conn.run('SHOW server_version')[0][0]
-        finally:
-            conn.close()
 
     def stop(self):
         if self.data and os.path.isdir(self.data):
@@ -289,7 +230,7 @@ class PgCluster(object):
         self.base = self.data = None
 
 
-class Postgres(object):
+class Postgres(_PgClient):
     """One database of a running cluster (given by its URL)."""
 
     def __init__(self, url):
@@ -302,21 +243,12 @@ class Postgres(object):
         self.url = url
         self.pid = None
 
-    def connect(self, database=None):
-        import pg8000.native
-        return pg8000.native.Connection(self.user, host=self.host,
-                                        port=self.port,
-                                        database=database or self.database)
-
     def start(self):
-        conn = self.connect('postgres')
-        try:
-            conn.run('DROP DATABASE IF EXISTS %s' % self.database)
-            conn.run('CREATE DATABASE %s' % self.database)
-            pid = conn.run("SELECT pid FROM pg_stat_activity WHERE "
-                           "backend_type = 'checkpointer'")
-        finally:
-            conn.close()
+        pid = self.query('DROP DATABASE IF EXISTS %s' % self.database,
+                         'CREATE DATABASE %s' % self.database,
+                         "SELECT pid FROM pg_stat_activity WHERE "
+                         "backend_type = 'checkpointer'",
+                         database='postgres')[-1]
         # The postmaster is the checkpointer's parent.
         if pid:
             import psutil
@@ -325,13 +257,6 @@ class Postgres(object):
             except Exception:
                 self.pid = None
         return self
-
-    def version(self):
-        conn = self.connect()
-        try:
-            return conn.run('SHOW server_version')[0][0]
-        finally:
-            conn.close()
 
     def _server_cpu(self):
         """CPU seconds of the postmaster and all its backends."""
@@ -353,18 +278,14 @@ class Postgres(object):
         return total
 
     def counters(self):
-        conn = self.connect()
-        try:
-            row = conn.run('SELECT COALESCE(SUM(report_count), 0), COUNT(*) '
-                           'FROM services')[0]
-            conn.run('SELECT pg_stat_clear_snapshot()')
-            upd = conn.run("SELECT COALESCE(SUM(n_tup_upd), 0) FROM "
-                           "pg_stat_user_tables WHERE relname = 'services'")
-            xact = conn.run('SELECT xact_commit FROM pg_stat_database WHERE '
-                            'datname = :d', d=self.database)
-        finally:
-            conn.close()
-        return {'report_count': int(row[0]), 'rows': int(row[1]),
+        rows, _clear, upd, xact = self.query(
+            'SELECT COALESCE(SUM(report_count), 0), COUNT(*) FROM services',
+            'SELECT pg_stat_clear_snapshot()',
+            "SELECT COALESCE(SUM(n_tup_upd), 0) FROM pg_stat_user_tables "
+            "WHERE relname = 'services'",
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = '%s'"
+            % self.database)
+        return {'report_count': int(rows[0][0]), 'rows': int(rows[0][1]),
                 'n_tup_upd': int(upd[0][0]) if upd else 0,
                 'xact_commit': int(xact[0][0]) if xact else 0,
                 'cpu': self._server_cpu(),
@@ -372,14 +293,29 @@ class Postgres(object):
 
     def cleanup(self):
         try:
-            conn = self.connect('postgres')
-            try:
-                conn.run('DROP DATABASE IF EXISTS %s WITH (FORCE)'
-                         % self.database)
-            finally:
-                conn.close()
+            self.query('DROP DATABASE IF EXISTS %s WITH (FORCE)'
+                       % self.database, database='postgres')
         except Exception:
             pass
+
+
+def start_servers(driver, workdir, db='sqlite', pg_url=None,
+                  mc_max_conns=4096):
+    """A job's servers, started: (backend, database).  The backend is the
+    database itself for db; tooz has no database."""
+    backend = database = None
+    try:
+        if driver in ('zk', 'tooz'):
+            backend = ZooKeeper(2000).start()
+        elif driver == 'mc':
+            backend = Memcached(max_conns=mc_max_conns).start()
+        if driver != 'tooz':
+            database = (Postgres(pg_url) if db == 'pg'
+                        else SQLite(workdir)).start()
+        return backend or database, database
+    except BaseException:
+        common.cleanup(backend, database)
+        raise
 
 
 # -- nova.conf ----------------------------------------------------------------
@@ -404,6 +340,20 @@ def nova_conf(directory, driver, db_url, report_interval=10,
     path = os.path.join(directory, name)
     cloud.write_conf(path, sections)
     return path
+
+
+def address_of(driver, backend):
+    """nova_conf's zk_address or mc_address: the driver's server."""
+    if driver in ('zk', 'mc'):
+        return {driver + '_address': backend.address}
+    return {}
+
+
+def zk_conf(directory, zk, recv_timeout):
+    """The nova.conf of a zk job without a database."""
+    return nova_conf(directory, 'zk', 'sqlite:///' + os.path.join(
+        directory, 'unused.db'), zk_address=zk.address,
+        recv_timeout=recv_timeout)
 
 
 def manage(conf_path, *args, **kwargs):

@@ -161,10 +161,7 @@ def run(args):
     zk = backends.ZooKeeper(args.tick_time).start()
     reader = None
     try:
-        conf = backends.nova_conf(args.workdir, 'zk', 'sqlite:///' +
-                                  os.path.join(args.workdir, 'unused.db'),
-                                  zk_address=zk.address,
-                                  recv_timeout=args.timeout_ms)
+        conf = backends.zk_conf(args.workdir, zk, args.timeout_ms)
         log_path = os.path.join(args.workdir, 'worker.log')
         proc = common.CHILDREN.popen(
             common.module_cmd('benchmarks.blocked_hub', 'worker', '--impl',

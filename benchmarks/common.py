@@ -219,6 +219,62 @@ def read_line(proc, prefix, timeout, log_path=None):
                           buf[-2000:].decode('utf-8', 'replace'), tail))
 
 
+def start_hosts(argv, n, workdir, per_process, tag, first=0,
+                ready='READY', timeout=600, err_suffix='', **popen):
+    """Start ceil(n / per_process) host processes of members ``first`` ..
+    ``first + n - 1``; unless ``ready`` is None, wait until each has
+    printed that word.
+
+    ``argv(first, count, log_path)`` is the command line of one host; its
+    stderr goes to log_path + err_suffix (``proc.log_path``).  Returns the
+    Popen objects, stdout piped.
+    """
+    procs = []
+    for index, start in enumerate(range(first, first + n, per_process)):
+        log_path = os.path.join(workdir, '%s-%d.log' % (tag, index))
+        with open(log_path + err_suffix, 'ab') as err:
+            proc = CHILDREN.popen(
+                argv(start, min(per_process, first + n - start), log_path),
+                stdout=subprocess.PIPE, stderr=err, **popen)
+        proc.log_path = log_path + err_suffix
+        procs.append(proc)
+    for proc in procs if ready else ():
+        read_line(proc, ready, timeout, proc.log_path)
+    return procs
+
+
+def stop_hosts(procs, timeout=60):
+    """SIGTERM to all, then SIGKILL to those still there after timeout."""
+    for proc in procs:
+        kill(proc, signal.SIGTERM)
+    deadline = time.time() + timeout
+    for proc in procs:
+        while proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        kill(proc)
+
+
+def cleanup(*servers):
+    """cleanup() each server (once) that is not None, whatever the others
+    do."""
+    for i, server in enumerate(servers):
+        if server is not None and server not in servers[:i]:
+            try:
+                server.cleanup()
+            except Exception:
+                pass
+
+
+def wait_for_term(interval, sleep=None):
+    """Return once SIGTERM or SIGINT came (a host's way to be stopped),
+    looking every ``interval`` seconds with ``sleep`` (time.sleep)."""
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *a: stopping.append(True))
+    signal.signal(signal.SIGINT, lambda *a: stopping.append(True))
+    while not stopping:
+        (sleep or time.sleep)(interval)
+
+
 def send_line(proc, text):
     proc.stdin.write((text + '\n').encode('utf-8'))
     proc.stdin.flush()

@@ -71,17 +71,8 @@ def run(args):
     backend = database = None
     hosts = []
     try:
-        if driver in ('zk', 'tooz'):
-            backend = backends.ZooKeeper(2000).start()
-        elif driver == 'mc':
-            backend = backends.Memcached(max_conns=args.mc_max_conns).start()
-        if driver != 'tooz':
-            if args.db == 'pg':
-                database = backends.Postgres(args.pg_url).start()
-            else:
-                database = backends.SQLite(args.workdir).start()
-            if driver == 'db':
-                backend = database
+        backend, database = backends.start_servers(
+            driver, args.workdir, args.db, args.pg_url, args.mc_max_conns)
         started = time.time()
         if driver == 'tooz':
             url = 'kazoo://%s?timeout=%d' % (backend.address,
@@ -93,9 +84,8 @@ def run(args):
                 args.workdir, driver, database.url,
                 report_interval=args.report_interval,
                 service_down_time=args.service_down_time,
-                zk_address=backend.address if driver == 'zk' else None,
                 recv_timeout=args.recv_timeout,
-                mc_address=backend.address if driver == 'mc' else None)
+                **backends.address_of(driver, backend))
             backends.db_sync(conf)
             hosts = workerhost.start_hosts(
                 conf, args.n, args.workdir, per_process=args.per_process,
@@ -164,13 +154,8 @@ def run(args):
         out['backend_version'] = backend.version() if backend else None
         return out
     finally:
-        workerhost.stop_hosts(hosts, timeout=30)
-        for server in (backend, database):
-            if server is not None:
-                try:
-                    server.cleanup()
-                except Exception:
-                    pass
+        common.stop_hosts(hosts, timeout=30)
+        common.cleanup(backend, database)
 
 
 if __name__ == '__main__':

@@ -22,9 +22,10 @@ not monkey-patched (real OS threads), unless ``--handler eventlet`` or
 from __future__ import print_function
 
 import argparse
-import signal
 import sys
 import time
+
+from benchmarks import common
 
 GROUP = b'compute'
 
@@ -92,14 +93,6 @@ class Reader(object):
         self.coord.stop()
 
 
-def _wait_for_term():
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *a: stopping.append(True))
-    signal.signal(signal.SIGINT, lambda *a: stopping.append(True))
-    while not stopping:
-        time.sleep(0.02)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     sub = parser.add_subparsers(dest='command')
@@ -121,7 +114,7 @@ def main(argv=None):
         coord = join(args.url, args.member, group)
         print('READY 1')
         sys.stdout.flush()
-        _wait_for_term()
+        common.wait_for_term(0.02)
         leave(coord, group)
         print('STOPPED')
         return 0
@@ -138,7 +131,7 @@ def main(argv=None):
         coords = list(pool.map(lambda n: join(args.url, n, group), names))
     print('READY %d %.3f' % (len(coords), time.time() - started))
     sys.stdout.flush()
-    _wait_for_term()
+    common.wait_for_term(0.02)
     with futures.ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda c: leave(c, group), coords))
     print('STOPPED')
@@ -148,27 +141,11 @@ def main(argv=None):
 def start_hosts(url, n, workdir, prefix='sim-', per_process=100,
                 timeout=600, tag='tooz'):
     """Start ceil(n / per_process) tooz hosts; wait until all are READY."""
-    import os
-    import subprocess
-    from benchmarks import common
-    procs = []
-    first = 0
-    index = 0
-    while first < n:
-        count = min(per_process, n - first)
-        log_path = os.path.join(workdir, '%s-%d.log' % (tag, index))
-        cmd = common.module_cmd('benchmarks.peers', 'host', '--url', url,
-                                '--prefix', prefix, '--first', first,
-                                '--count', count)
-        proc = common.CHILDREN.popen(cmd, stdout=subprocess.PIPE,
-                                     stderr=open(log_path, 'ab'))
-        proc.log_path = log_path
-        procs.append(proc)
-        first += count
-        index += 1
-    for proc in procs:
-        common.read_line(proc, 'READY', timeout, proc.log_path)
-    return procs
+    return common.start_hosts(
+        lambda first, count, _log: common.module_cmd(
+            'benchmarks.peers', 'host', '--url', url, '--prefix', prefix,
+            '--first', first, '--count', count),
+        n, workdir, per_process, tag, timeout=timeout)
 
 
 if __name__ == '__main__':

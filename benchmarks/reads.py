@@ -65,6 +65,16 @@ def _time_calls(refs, is_up, rounds, max_calls=None):
     return latencies, ups
 
 
+def _time_passes(one_pass, passes):
+    """The seconds of each of ``passes`` calls, and the last one's result."""
+    seconds = []
+    for _i in range(passes):
+        t = time.perf_counter()
+        result = one_pass()
+        seconds.append(time.perf_counter() - t)
+    return seconds, result
+
+
 def _hold_tooz_members(zk, names):
     """Ephemeral member nodes in tooz's layout, held by one kazoo session
     (returned: closing it removes them)."""
@@ -106,11 +116,7 @@ def _run_tooz(args):
         reader.is_up(members[0])
         lat, ups = _time_calls(members, reader.is_up, args.rounds,
                                args.max_calls)
-        passes = []
-        for _i in range(args.passes):
-            t = time.perf_counter()
-            got = reader.members()
-            passes.append(time.perf_counter() - t)
+        passes, got = _time_passes(reader.members, args.passes)
         return {'driver': 'tooz', 'db': None, 'n': args.n,
                 'calls': len(lat), 'up_answers': ups,
                 'is_up': common.summary(lat),
@@ -129,7 +135,7 @@ def _run_tooz(args):
         if holder is not None:
             holder.stop()
             holder.close()
-        workerhost.stop_hosts(hosts, timeout=30)
+        common.stop_hosts(hosts, timeout=30)
         zk.cleanup()
 
 
@@ -139,24 +145,16 @@ def run(args):
     from benchmarks import backends
     from benchmarks import workerhost
     driver = args.driver
-    backend = None
     hosts = []
-    if driver == 'zk':
-        backend = backends.ZooKeeper(2000).start()
-    elif driver == 'mc':
-        # One connection per simulated worker: see backends.Memcached.
-        backend = backends.Memcached(max_conns=4096).start()
-    if args.db == 'pg':
-        database = backends.Postgres(args.pg_url).start()
-    else:
-        database = backends.SQLite(args.workdir).start()
+    # memcached -c 4096 (the default): a connection per simulated worker
+    backend, database = backends.start_servers(driver, args.workdir, args.db,
+                                               args.pg_url)
     try:
         conf = backends.nova_conf(
             args.workdir, driver, database.url,
             report_interval=args.report_interval,
             service_down_time=args.service_down_time,
-            zk_address=backend.address if driver == 'zk' else None,
-            mc_address=backend.address if driver == 'mc' else None)
+            **backends.address_of(driver, backend))
         backends.db_sync(conf)
         hosts = workerhost.start_hosts(conf, args.n, args.workdir,
                                        per_process=args.per_process)
@@ -177,13 +175,11 @@ def run(args):
             time.sleep(0.5)
         lat, ups = _time_calls(refs, api.service_is_up, args.rounds,
                                args.max_calls)
-        passes = []
-        for _i in range(args.passes):
-            t = time.perf_counter()
-            rows = db.service_get_all(ctxt)
-            for row in rows:
+
+        def scheduler_pass():
+            for row in db.service_get_all(ctxt):
                 api.service_is_up(row)
-            passes.append(time.perf_counter() - t)
+        passes, _none = _time_passes(scheduler_pass, args.passes)
         manage = []
         baseline = []
         listed = None
@@ -210,16 +206,11 @@ def run(args):
                 'manage_baseline': common.summary(baseline),
                 'manage_listed_up_down': listed,
                 'report_interval': args.report_interval,
-                'backend_version': (backend or database).version(),
+                'backend_version': backend.version(),
                 'db_version': database.version()}
     finally:
-        workerhost.stop_hosts(hosts, timeout=30)
-        for server in (backend, database):
-            if server is not None:
-                try:
-                    server.cleanup()
-                except Exception:
-                    pass
+        common.stop_hosts(hosts, timeout=30)
+        common.cleanup(backend, database)
 
 
 if __name__ == '__main__':

@@ -56,20 +56,42 @@ def _ratio(a, b):
     return '%.2fx' % r
 
 
-def table(headers, rows):
-    lines = ['| ' + ' | '.join(headers) + ' |',
-             '|' + '|'.join('---' for _h in headers) + '|']
-    for row in rows:
-        lines.append('| ' + ' | '.join(str(c) for c in row) + ' |')
-    return '\n'.join(lines)
+def _or_dash(fmt):
+    """``fmt`` of a value, '-' where there is none."""
+    return lambda value: '-' if value is None else fmt(value)
+
+
+def _num1(value):
+    return _num(value, 1)
+
+
+def _num3(value):
+    return _num(value, 3)
+
+
+def _cell(item, get):
+    if callable(get):
+        return get(item)
+    if isinstance(get, int):
+        return item[get]
+    for key in get.split('.'):
+        item = item.get(key) if item is not None else None
+    return item
 
 
 def columns_table(columns, items):
-    """A table from its declaration: ``columns`` is a list of (header,
-    cell) where ``cell(item)`` makes that column's cell of one row."""
-    return table([header for header, _cell in columns],
-                 [[cell(item) for _header, cell in columns]
-                  for item in items])
+    """A Markdown table from its declaration: ``columns`` is a list of
+    (header, get[, format]), one a column.  ``get`` makes the value of
+    that column for one item: a function of the item, a key path into it
+    ('is_up.median', None where a key is missing) or an index; ``format``
+    (str unless given) makes the cell of the value."""
+    columns = [tuple(c) + (str,) * (3 - len(c)) for c in columns]
+    lines = ['| ' + ' | '.join(header for header, _g, _f in columns) + ' |',
+             '|' + '|'.join('---' for _c in columns) + '|']
+    for item in items:
+        lines.append('| ' + ' | '.join(str(fmt(_cell(item, get)))
+                                       for _h, get, fmt in columns) + ' |')
+    return '\n'.join(lines)
 
 
 def _ok(result):
@@ -166,17 +188,32 @@ def _java_version():
 
 # -- sections -----------------------------------------------------------------
 
-def _profile_rows(results, key):
-    rows = {}
-    for name in detection.ORDER:
-        result = results.get(name)
-        if _ok(result) and result.get(key + '_summary', {}).get('n'):
-            rows[name] = result
-    return rows
+def _split(results, what, key=None):
+    """The results that worked (each with its ``name``), sorted by name
+    (or ``key`` of (name, result)), and a line for each that failed."""
+    ok, failures = [], []
+    for name, result in sorted(results.items(), key=key):
+        if _ok(result):
+            ok.append(dict(result, name=name))
+        else:
+            failures.append(_failed('%s %s' % (what, name), result))
+    return ok, failures
 
 
-def detection_section(results, key, title, plots):
-    ok = _profile_rows(results, key)
+def _end(lines, notes, plot, alt):
+    """A section's last lines: its notes (failures), then its plot."""
+    lines.extend(notes + ([''] if notes else []))
+    if plot:
+        lines.extend(['![%s](%s)' % (alt, plot), ''])
+    return '\n'.join(lines)
+
+
+def detection_section(results, key, title, plot):
+    summary = key + '_summary'
+    ok = [dict(results[name], name=name) for name in detection.ORDER
+          if _ok(results.get(name)) and
+          results[name].get(summary, {}).get('n')]
+    medians = dict((r['name'], r[summary].get('median')) for r in ok)
     lines = ['## %s' % title, '']
     if key == 'kill':
         lines.append(
@@ -195,37 +232,28 @@ def detection_section(results, key, title, plots):
             '`leave_group`) to the first poll that saw it gone. Same runs as '
             'the crash detection.')
         lines.append('')
-        lines.append(table(['driver', 'a graceful stop is'],
-                           [[d, leave.MEANING[d]]
-                            for d in ('zk', 'db', 'mc', 'tooz')]))
+        lines.append(columns_table(
+            [('driver', 0), ('a graceful stop is', 1)],
+            [(d, leave.MEANING[d]) for d in ('zk', 'db', 'mc', 'tooz')]))
     lines.append('')
 
-    def median(profile):
-        return ok.get(profile, {}).get(key + '_summary', {}).get('median')
-    tooz = median('tooz')
-
-    def granted(r):
-        ms = r.get('granted_timeout_ms')
-        return r['label'] + (' (granted %d ms)' % ms if ms else '')
-
-    def stat(field):
-        return lambda item: _num(item[1][key + '_summary'][field])
-
-    def vs_db(item):
+    def vs(profile_of):
+        return lambda r: _ratio(r[summary]['median'],
+                                medians.get(profile_of(r['name'])))
+    lines.append(columns_table([
+        ('profile', lambda r: r['label'] + (
+            ' (granted %d ms)' % r['granted_timeout_ms']
+            if r.get('granted_timeout_ms') else '')),
+        (key + 's', summary + '.n'),
+        ('min s', summary + '.min', _num),
+        ('median s', summary + '.median', _num),
+        ('p95 s', summary + '.p95', _num), ('max s', summary + '.max', _num),
         # Fast profiles against the fast db profile, the others against
         # the production one.
-        return _ratio(item[1][key + '_summary']['median'],
-                      median('db-fast' if item[0].endswith('-fast')
-                             else 'db'))
-    lines.append(columns_table([
-        ('profile', lambda item: granted(item[1])),
-        (key + 's', lambda item: item[1][key + '_summary']['n']),
-        ('min s', stat('min')), ('median s', stat('median')),
-        ('p95 s', stat('p95')), ('max s', stat('max')),
-        ('median vs db (same class: fast or production)', vs_db),
-        ('median vs tooz', lambda item: _ratio(
-            item[1][key + '_summary']['median'], tooz)),
-    ], ok.items()))
+        ('median vs db (same class: fast or production)',
+         vs(lambda name: 'db-fast' if name.endswith('-fast') else 'db')),
+        ('median vs tooz', vs(lambda name: 'tooz')),
+    ], ok))
     lines.append('')
     if key == 'term':
         lines.append('0.05 s is one poll interval: the reader saw the worker '
@@ -239,6 +267,10 @@ def detection_section(results, key, title, plots):
                      'the last heartbeat counts), memcached rounding to '
                      'whole seconds.')
     lines.append('')
+    return _end(lines, _anomalies(results, key), plot, title)
+
+
+def _anomalies(results, key):
     anomalies = []
     for name in detection.ORDER:
         result = results.get(name)
@@ -275,12 +307,7 @@ def detection_section(results, key, title, plots):
             anomalies.append('* %s: %d "unknown" answers '
                              '(ServiceGroupUnavailable)'
                              % (name, result['unknown_answers']))
-    if anomalies:
-        lines.extend(anomalies + [''])
-    if plots.get(key):
-        lines.append('![%s](%s)' % (title, plots[key]))
-        lines.append('')
-    return '\n'.join(lines)
+    return anomalies
 
 
 def _poll(results):
@@ -290,7 +317,7 @@ def _poll(results):
     return 0.05
 
 
-def load_section(results, plots):
+def load_section(results, plot):
     lines = ['## 3. Backend load of idle workers', '',
              'Writes per second on each backend while N workers are up and '
              'idle (%s s window after a report_interval of settling; no '
@@ -307,40 +334,32 @@ def load_section(results, plots):
              'with its own driver, hence its own ZooKeeper session); tooz: '
              'one coordinator (kazoo client, session) per worker, up to 100 '
              'per process.' % _window(results), '']
-    by_n = {}
-    failures = []
-    for name, result in sorted(results.items()):
-        if not _ok(result):
-            failures.append(_failed('load ' + name, result))
-            continue
-        by_n.setdefault(result['n'], []).append(result)
-    items = []  # (run, db's writes/s and tooz's requests/s at its N)
-    for n in sorted(by_n):
-        runs = by_n[n]
-        db = [r for r in runs if r['driver'] == 'db' and r['db'] == 'sqlite']
-        tooz = [r for r in runs if r['driver'] == 'tooz']
-        items.extend((r, db[0]['writes_per_s'] if db else None,
-                      tooz[0].get('requests_per_s') if tooz else None)
-                     for r in sorted(runs, key=_load_order))
+    ok, failures = _split(results, 'load')
+    runs = []  # with db's writes/s and tooz's requests/s at their N
+    for n in sorted(set(r['n'] for r in ok)):
+        at_n = [r for r in ok if r['n'] == n]
+        db = [r for r in at_n if r['driver'] == 'db' and r['db'] == 'sqlite']
+        tooz = [r for r in at_n if r['driver'] == 'tooz']
+        runs.extend(dict(r, db_rate=db[0]['writes_per_s'] if db else None,
+                         tooz_rate=tooz[0].get('requests_per_s')
+                         if tooz else None)
+                    for r in sorted(at_n, key=_load_order))
     lines.append(columns_table([
-        ('N', lambda i: i[0]['n']),
-        ('driver (backend)', lambda i: _load_label(i[0])),
-        ('write unit', lambda i: i[0]['write_unit']),
-        ('writes/s', lambda i: _num(i[0]['writes_per_s'])),
-        ('predicted', lambda i: _num(i[0]['predicted_rate'])),
-        ('all requests/s', lambda i: _num(i[0].get('requests_per_s'))
-         if 'requests_per_s' in i[0] else '-'),
-        ('backend CPU s/s', lambda i: 'in-process' if (
-            i[0]['driver'] == 'db' and i[0]['db'] == 'sqlite')
-         else _num(i[0].get('backend_cpu_per_s'), 3)),
-        ('workers CPU s/s', lambda i: _num(i[0].get('hosts_cpu_per_s'), 3)),
+        ('N', 'n'), ('driver (backend)', _load_label),
+        ('write unit', 'write_unit'), ('writes/s', 'writes_per_s', _num),
+        ('predicted', 'predicted_rate', _num),
+        ('all requests/s', 'requests_per_s', _or_dash(_num)),
+        ('backend CPU s/s', lambda r: 'in-process' if (
+            r['driver'] == 'db' and r['db'] == 'sqlite')
+         else _num(r.get('backend_cpu_per_s'), 3)),
+        ('workers CPU s/s', 'hosts_cpu_per_s', _num3),
         ('writes vs db (SQLite)',
-         lambda i: _ratio(i[0]['writes_per_s'], i[1])),
-        ('requests vs tooz', lambda i: _ratio(i[0].get('requests_per_s'),
-                                              i[2])
-         if 'requests_per_s' in i[0] else '-'),
-        ('notes', lambda i: _load_notes(i[0])),
-    ], items))
+         lambda r: _ratio(r['writes_per_s'], r['db_rate'])),
+        ('requests vs tooz', lambda r: _ratio(r['requests_per_s'],
+                                              r['tooz_rate'])
+         if 'requests_per_s' in r else '-'),
+        ('notes', _load_notes),
+    ], runs))
     lines.append('')
     lines.append('"predicted": N/report_interval for db and mc (the seed\'s '
                  'N/10), 0 for zk and tooz. "all requests/s" counts every '
@@ -348,11 +367,7 @@ def load_section(results, plots):
                  'of the session timeout of silence, tooz\'s heartbeat '
                  'reads).')
     lines.append('')
-    lines.extend(failures + ([''] if failures else []))
-    if plots.get('load'):
-        lines.append('![load](%s)' % plots['load'])
-        lines.append('')
-    return '\n'.join(lines)
+    return _end(lines, failures, plot, 'load')
 
 
 def _load_notes(r):
@@ -392,7 +407,7 @@ def _load_order(r):
     return ['db', 'mc', 'zk', 'tooz'].index(r['driver']), r.get('db') or ''
 
 
-def reads_section(results, plots):
+def reads_section(results, plot):
     lines = ['## 4. Read cost', '',
              'N services up (%s); the reader is the benchmark process with '
              'the same nova.conf. `service_is_up` is timed call by call; a '
@@ -405,70 +420,49 @@ def reads_section(results, plots):
              'medians of %s runs each.' % (_reads_n(results),
                                            _reads_runs(results)),
              '']
-    ok = dict((k, v) for k, v in results.items() if _ok(v))
-    failures = [_failed('reads ' + k, v) for k, v in sorted(results.items())
-                if not _ok(v)]
-    order = _reads_order(ok)
+    ok, failures = _split(results, 'reads')
+    runs = sorted(ok, key=lambda r: (r['n'], READS_DRIVERS.index(_kind(r))))
+    by_name = dict((r['name'], r) for r in ok)
 
     def median(name, key):
         # of the same bench at the same N ('zk-10000' against 'db-10000')
-        r = ok.get(name)
+        r = by_name.get(name)
         return r and (r.get(key) or {}).get('median')
 
-    def is_up(field):
-        return lambda name: _us(ok[name]['is_up'][field])
-
     def vs(driver, key):
-        return lambda name: _ratio(median(name, key),
-                                   median(_peer(name, driver), key))
+        return lambda r: _ratio(median(r['name'], key),
+                                median(_peer(r['name'], driver), key))
 
-    def manage(field, key='manage'):
-        return lambda name: _num((ok[name].get(key) or {}).get(field)) \
-            if ok[name].get(key) else '-'
-
-    def listing(name):
-        m, b = ok[name].get('manage'), ok[name].get('manage_baseline')
+    def listing(r):
+        m, b = r.get('manage'), r.get('manage_baseline')
         return _num(m['median'] - b['median']) if m and b else '-'
 
-    def listed(name):
-        counts = ok[name].get('manage_listed_up_down')
-        return '%d up, %d down' % tuple(counts) if counts else '-'
-
     lines.append(columns_table([
-        ('driver', _reads_label), ('N', lambda name: ok[name]['n']),
-        ('one service_is_up is', lambda name: ok[name]['is_up_what']),
-        ('calls', lambda name: ok[name]['is_up']['n']),
-        ('median us', is_up('median')), ('p95 us', is_up('p95')),
-        ('p99 us', is_up('p99')), ('max us', is_up('max')),
+        ('driver', _reads_label), ('N', 'n'),
+        ('one service_is_up is', 'is_up_what'), ('calls', 'is_up.n'),
+        ('median us', 'is_up.median', _us), ('p95 us', 'is_up.p95', _us),
+        ('p99 us', 'is_up.p99', _us), ('max us', 'is_up.max', _us),
         ('median vs db', vs('db', 'is_up')),
         ('median vs tooz', vs('tooz', 'is_up')),
-    ], order))
+    ], runs))
     lines.append('')
     lines.append(columns_table([
-        ('driver', _reads_label),
-        ('scheduler pass', lambda name: ok[name]['pass_what']),
-        ('median ms', lambda name: _ms(ok[name]['pass']['median'])),
-        ('p95 ms', lambda name: _ms(ok[name]['pass']['p95'])),
+        ('driver', _reads_label), ('scheduler pass', 'pass_what'),
+        ('median ms', 'pass.median', _ms), ('p95 ms', 'pass.p95', _ms),
         ('pass vs db', vs('db', 'pass')),
-        ('service list s', manage('median')),
-        ('empty list s', manage('median', 'manage_baseline')),
-        ('listing part s', listing), ('rows listed', listed),
-        ('service list vs db', lambda name: vs('db', 'manage')(name)
-         if ok[name].get('manage') else '-'),
-    ], order))
+        ('service list s', 'manage', _median_or_dash),
+        ('empty list s', 'manage_baseline', _median_or_dash),
+        ('listing part s', listing),
+        ('rows listed', 'manage_listed_up_down',
+         lambda c: '%d up, %d down' % tuple(c) if c else '-'),
+        ('service list vs db', lambda r: vs('db', 'manage')(r)
+         if r.get('manage') else '-'),
+    ], runs))
     lines.append('')
-    said = []
-    for name in order:
-        if not name.startswith('zk'):
-            continue
-        r = ok[name]
-        said.append('%d members: %s us median, %s the db driver\'s, %s '
-                    'tooz/kazoo\'s' % (
-                        r['n'], _us(r['is_up']['median']),
-                        _ratio(r['is_up']['median'],
-                               median(_peer(name, 'db'), 'is_up')),
-                        _ratio(r['is_up']['median'],
-                               median(_peer(name, 'tooz'), 'is_up'))))
+    said = ['%d members: %s us median, %s the db driver\'s, %s '
+            'tooz/kazoo\'s' % (r['n'], _us(r['is_up']['median']),
+                               vs('db', 'is_up')(r), vs('tooz', 'is_up')(r))
+            for r in runs if r['name'].startswith('zk')]
     if said:
         lines.append(
             'The zk driver\'s `service_is_up` is a lookup in the set of '
@@ -477,23 +471,30 @@ def reads_section(results, plots):
             'appears): no copy, no network, the same cost at any group '
             'size. ' + '; '.join(said) + '.')
         lines.append('')
-    lines.extend(failures + ([''] if failures else []))
-    if plots.get('reads'):
-        lines.append('![reads](%s)' % plots['reads'])
-        lines.append('')
-    return '\n'.join(lines)
+    return _end(lines, failures, plot, 'reads')
+
+
+def _median_or_dash(summary):
+    return _num(summary.get('median')) if summary else '-'
+
+
+READS_DRIVERS = ['db', 'db-pg', 'mc', 'zk', 'tooz']
+
+
+def _kind(r):
+    """'db', 'db-pg', 'mc', 'zk' or 'tooz' of a read run."""
+    return r['name'].split('-1')[0]
+
+
+def _reads_label(r):
+    return {'db': 'db (SQLite)', 'db-pg': 'db (PostgreSQL)',
+            'mc': 'mc (memcached)', 'zk': 'zk (ZooKeeper)',
+            'tooz': 'tooz/kazoo'}[_kind(r)]
 
 
 def _reads_n(results):
     sizes = sorted(set(r['n'] for r in results.values() if _ok(r)))
     return ' and '.join('{:,}'.format(n) for n in sizes) or '?'
-
-
-def _reads_order(ok):
-    """The read runs: by N, then db, db-pg, mc, zk, tooz."""
-    drivers = ['db', 'db-pg', 'mc', 'zk', 'tooz']
-    return sorted(ok, key=lambda k: (ok[k]['n'],
-                                     drivers.index(k.split('-1')[0])))
 
 
 def _peer(name, driver):
@@ -511,18 +512,10 @@ def _reads_runs(results):
     return '?'
 
 
-def _reads_label(name):
-    return {'db': 'db (SQLite)', 'db-pg': 'db (PostgreSQL)',
-            'mc': 'mc (memcached)', 'zk': 'zk (ZooKeeper)',
-            'tooz': 'tooz/kazoo'}[name.split('-1')[0]]
-
-
-def scale_section(results, plots):
+def scale_section(results, plot):
     lines = ['## 5. Scale: one group on one ZooKeeper', '']
-    failures = [_failed('scale ' + k, v) for k, v in sorted(results.items())
-                if not _ok(v)]
-    runs = [v for k, v in sorted(results.items())
-            if _ok(v) and not v.get('jute')]
+    ok, failures = _split(results, 'scale')
+    runs = [r for r in ok if not r.get('jute')]
     if runs:
         lines.append(
             'Members join with the zk driver (`ZooKeeperDriver.join`) from '
@@ -543,31 +536,24 @@ def scale_section(results, plots):
             'the new size.')
         lines.append('')
 
-        def idle_of(field):
-            return lambda r: r.get('idle', {}).get(field, 0)
+        def idle_per_member(field):
+            return lambda r: _us(r.get('idle', {}).get(field, 0) / r['n'])
 
-        def kib(field):
-            return lambda r: '%.1f' % (r[field] / 1024.0)
+        def at_once(field):
+            return lambda r: '%d: %s' % (r['leave'], _num(r[field]))
         lines.append(columns_table([
-            ('mode', lambda r: 'session per member' if r['mode'] == 'session'
-             else 'shared session'),
-            ('members', lambda r: r['n']),
-            ('sessions', lambda r: r['sessions']),
-            ('processes', lambda r: r['processes']),
-            ('join s', lambda r: _num(r['join_seconds'])),
-            ('joins/s', lambda r: '%.0f' % r['join_per_s']),
-            ('client RSS KiB/member', kib('rss_per_member')),
-            ('ZK RSS KiB/member', kib('zk_rss_per_member')),
+            ('mode', 'mode', _mode),
+            ('members', 'n'), ('sessions', 'sessions'),
+            ('processes', 'processes'), ('join s', 'join_seconds', _num),
+            ('joins/s', 'join_per_s', '%.0f'.__mod__),
+            ('client RSS KiB/member', 'rss_per_member', _kib),
+            ('ZK RSS KiB/member', 'zk_rss_per_member', _kib),
             ('idle client CPU us/s per member',
-             lambda r: _us(idle_of('hosts_cpu_per_s')(r) / r['n'])),
-            ('idle ZK CPU us/s per member',
-             lambda r: _us(idle_of('zk_cpu_per_s')(r) / r['n'])),
-            ('idle ZK requests/s',
-             lambda r: _num(r.get('idle', {}).get('zk_requests_per_s'), 1)),
-            ('leave at once: s',
-             lambda r: '%d: %s' % (r['leave'], _num(r['leave_seconds']))),
-            ('crash at once: s',
-             lambda r: '%d: %s' % (r['leave'], _num(r['crash_seconds']))),
+             idle_per_member('hosts_cpu_per_s')),
+            ('idle ZK CPU us/s per member', idle_per_member('zk_cpu_per_s')),
+            ('idle ZK requests/s', 'idle.zk_requests_per_s', _num1),
+            ('leave at once: s', at_once('leave_seconds')),
+            ('crash at once: s', at_once('crash_seconds')),
             ('join failures', lambda r: r.get('join_failures', 0)),
         ], runs))
         lines.append('')
@@ -595,7 +581,7 @@ def scale_section(results, plots):
                     % (per * 1e6, per * 10000, os.cpu_count(), r['n'],
                        idle.get('zk_cpu_per_s', 0) / r['n'] * 1e6))
                 lines.append('')
-    jute = [v for v in results.values() if _ok(v) and v.get('jute')]
+    jute = [r for r in ok if r.get('jute')]
     if jute:
         j = jute[0]
         lines.append('### jute.maxbuffer and the size of a get_children '
@@ -609,23 +595,19 @@ def scale_section(results, plots):
             '(%d - 1 - 20) // (4 + L) members with names of L bytes for a '
             'Java reader:' % (j['maxbuffer'], j['maxbuffer']))
         lines.append('')
-        lines.append(table(['name length L', 'max children in one reply'],
-                           [[k, v] for k, v in sorted(
-                               j['limits'].items(), key=lambda i: int(i[0]))]))
+        lines.append(columns_table(
+            [('name length L', 0), ('max children in one reply', 1)],
+            sorted(j['limits'].items(), key=lambda i: int(i[0]))))
         lines.append('')
         lines.append('Tested with names of %d bytes (limit %d), members '
                      'added past it; each reader lists the group after each '
                      'step:' % (j['name_length'], j['max_children']))
         lines.append('')
-        rows = []
-        for step in j['steps']:
-            rows.append([step['children'], step['reply_bytes'],
-                         _jute_cell(step['nova_zk_driver']),
-                         _jute_cell(step['kazoo']),
-                         _jute_cell(step['zkcli'])])
-        lines.append(table(['children', 'reply bytes',
-                            'zk driver (C client)', 'kazoo (tooz)',
-                            'zkCli (Java client)'], rows))
+        lines.append(columns_table([
+            ('children', 'children'), ('reply bytes', 'reply_bytes'),
+            ('zk driver (C client)', 'nova_zk_driver', _jute_cell),
+            ('kazoo (tooz)', 'kazoo', _jute_cell),
+            ('zkCli (Java client)', 'zkcli', _jute_cell)], j['steps']))
         lines.append('')
         lines.append(
             'The ZooKeeper %s server sends the reply whatever its size; the '
@@ -636,11 +618,15 @@ def scale_section(results, plots):
             % (j.get('zookeeper_version', '').split('-')[0],
                '{:,}'.format(j['limits'].get('13', 0))))
         lines.append('')
-    lines.extend(failures + ([''] if failures else []))
-    if plots.get('scale'):
-        lines.append('![scale](%s)' % plots['scale'])
-        lines.append('')
-    return '\n'.join(lines)
+    return _end(lines, failures, plot, 'scale')
+
+
+def _mode(mode):
+    return 'session per member' if mode == 'session' else 'shared session'
+
+
+def _kib(size):
+    return '%.1f' % (size / 1024.0)
 
 
 def _jute_cell(outcome):
@@ -649,7 +635,7 @@ def _jute_cell(outcome):
     return 'error: %s' % outcome.get('error', '?')
 
 
-def blocked_section(results, plots):
+def blocked_section(results, plot):
     lines = ['## 6. A blocked hub', '',
              'One member joins (session timeout 4000 ms, tickTime 2000 ms), '
              'then its process blocks the eventlet hub for 8 s: `sleep` is '
@@ -663,38 +649,27 @@ def blocked_section(results, plots):
              'a monkey-patched process (its threads are green threads, as '
              'in an eventlet-based OpenStack service); `tooz-threads` = the '
              'threading handler without monkey patching (real threads).', '']
-    runs = []
-    failures = []
-    for name, r in sorted(results.items(), key=lambda i: _blocked_key(i[0])):
-        if _ok(r):
-            runs.append(r)
-        else:
-            failures.append(_failed('blocked hub ' + name, r))
+    runs, failures = _split(results, 'blocked hub',
+                            key=lambda i: _blocked_key(i[0]))
 
-    def yes(field):
-        return lambda r: 'yes' if r[field] else 'no'
+    def yes(flag):
+        return 'yes' if flag else 'no'
     lines.append(columns_table([
-        ('implementation', lambda r: r['impl']),
-        ('block', lambda r: r['block']),
-        ('blocked s', lambda r: _num(r['blocked_for'], 1)),
-        ('member', lambda r: 'LOST' if r['member_lost'] else 'stayed'),
-        ('gone at s (after block start)', lambda r: _num(r['gone_at'])
-         if r['gone_at'] is not None else '-'),
+        ('implementation', 'impl'), ('block', 'block'),
+        ('blocked s', 'blocked_for', _num1),
+        ('member', 'member_lost', lambda lost: 'LOST' if lost else 'stayed'),
+        ('gone at s (after block start)', 'gone_at', _or_dash(_num)),
         ('back at s', lambda r: _num(r['back_at'])
          if r['back_at'] is not None else
          ('never' if r['member_lost'] else '-')),
-        ('new session', yes('session_changed')),
-        ('member at end', yes('member_at_end')),
+        ('new session', 'session_changed', yes),
+        ('member at end', 'member_at_end', yes),
         ('client states seen', lambda r: ', '.join(
             '%s@%.1fs' % (s, t) for t, s in r.get('worker_states', []))
          or '-'),
     ], runs))
     lines.append('')
-    lines.extend(failures + ([''] if failures else []))
-    if plots.get('blocked'):
-        lines.append('![blocked hub](%s)' % plots['blocked'])
-        lines.append('')
-    return '\n'.join(lines)
+    return _end(lines, failures, plot, 'blocked hub')
 
 
 def _blocked_key(name):
@@ -708,18 +683,13 @@ def _blocked_key(name):
 def headline(results):
     out = []
     det = results.get('detection', {})
-    med = dict((k, v['kill_summary'].get('median'))
-               for k, v in det.items() if _ok(v) and v.get('kill_summary'))
-    if med:
-        out.append('* Median crash detection: ' + ', '.join(
-            '%s %s s' % (k, _num(med[k])) for k in detection.ORDER
-            if k in med) + '.')
-    lev = dict((k, v['term_summary'].get('median'))
-               for k, v in det.items() if _ok(v) and v.get('term_summary'))
-    if lev:
-        out.append('* Median graceful leave: ' + ', '.join(
-            '%s %s s' % (k, _num(lev[k])) for k in detection.ORDER
-            if k in lev) + '.')
+    for key, what in (('kill', 'crash detection'), ('term', 'graceful leave')):
+        med = dict((k, v[key + '_summary'].get('median')) for k, v in
+                   det.items() if _ok(v) and v.get(key + '_summary'))
+        if med:
+            out.append('* Median %s: ' % what + ', '.join(
+                '%s %s s' % (k, _num(med[k])) for k in detection.ORDER
+                if k in med) + '.')
     load = results.get('load', {})
     by_n = {}
     for r in load.values():
@@ -775,7 +745,7 @@ def build(data, out_dir):
                 data.get('date', '?'), settings.get('mode', '?'),
                 data.get('total_seconds', 0) / 60.0), '',
              '## Machine', '',
-             table(['', ''], [
+             columns_table([('', 0), ('', 1)], [
                  ['CPU', '%s, %s cores' % (m.get('cpu'), m.get('cores'))],
                  ['RAM', m.get('ram')], ['kernel', m.get('kernel')],
                  ['OS', m.get('os')], ['Python', m.get('python')],
@@ -815,15 +785,15 @@ def build(data, out_dir):
     lines += ['## Headline', '', headline(results), '']
     det = results.get('detection', {})
     lines.append(detection_section(det, 'kill', '1. Crash detection',
-                                   {'kill': figures.get('detection')}))
+                                   figures.get('detection')))
     lines.append(detection_section(det, 'term',
                                    '2. Graceful leave propagation',
-                                   {'term': figures.get('leave')}))
-    lines.append(load_section(results.get('load', {}), figures))
-    lines.append(reads_section(results.get('reads', {}), figures))
-    lines.append(scale_section(results.get('scale', {}), figures))
+                                   figures.get('leave')))
+    for section, part in ((load_section, 'load'), (reads_section, 'reads'),
+                          (scale_section, 'scale')):
+        lines.append(section(results.get(part, {}), figures.get(part)))
     lines.append(blocked_section(results.get('blocked_hub', {}),
-                                 {'blocked': figures.get('blocked')}))
+                                 figures.get('blocked')))
     notes = data.get('notes') or []
     if notes:
         lines += ['## Notes', ''] + ['* %s' % n for n in notes] + ['']

@@ -185,35 +185,21 @@ class _Reader(object):
 
 def _start_group(conf, first, total, per_process, mode, workdir, tag,
                  concurrency):
-    procs = []
-    index = 0
-    while total > 0:
-        count = min(per_process, total)
-        log_path = os.path.join(workdir, '%s-%d.log' % (tag, index))
-        cmd = common.module_cmd('benchmarks.scale', 'host', '--config-file',
-                                conf, '--first', first, '--count', count,
-                                '--mode', mode, '--concurrency', concurrency)
-        proc = common.CHILDREN.popen(cmd, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE,
-                                     stderr=open(log_path, 'ab'))
-        proc.log_path = log_path
-        proc.count = count
-        procs.append(proc)
-        first += count
-        total -= count
-        index += 1
-    return procs, first
+    procs = common.start_hosts(
+        lambda start, count, _log: common.module_cmd(
+            'benchmarks.scale', 'host', '--config-file', conf, '--first',
+            start, '--count', count, '--mode', mode, '--concurrency',
+            concurrency),
+        total, workdir, per_process, tag, first=first, ready=None,
+        stdin=subprocess.PIPE)
+    return procs, first + total
 
 
 def run_scale(args):
     from benchmarks import backends
     zk = backends.ZooKeeper(args.tick_time, heap=args.zk_heap).start()
     try:
-        conf = backends.nova_conf(args.workdir, 'zk',
-                                  'sqlite:///' + os.path.join(args.workdir,
-                                                              'unused.db'),
-                                  zk_address=zk.address,
-                                  recv_timeout=args.recv_timeout)
+        conf = backends.zk_conf(args.workdir, zk, args.recv_timeout)
         n, leave = args.n, args.leave
         group = dict(per_process=args.per_process, mode=args.mode,
                      workdir=args.workdir, concurrency=args.concurrency)
@@ -416,11 +402,7 @@ def run_jute(args):
     limit = max_children(length)
     zk = backends.ZooKeeper(args.tick_time).start()
     try:
-        conf = backends.nova_conf(args.workdir, 'zk',
-                                  'sqlite:///' + os.path.join(args.workdir,
-                                                              'unused.db'),
-                                  zk_address=zk.address,
-                                  recv_timeout=args.recv_timeout)
+        conf = backends.zk_conf(args.workdir, zk, args.recv_timeout)
         common.load_nova_conf(conf)
         group = 'jute'
         path = '/servicegroups/%s' % group

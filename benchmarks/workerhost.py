@@ -26,7 +26,6 @@ and mc just stop beating) and the process prints ``STOPPED`` and exits.
 from __future__ import print_function
 
 import argparse
-import signal
 import sys
 import time
 
@@ -114,11 +113,7 @@ def main(argv=None):
     print('READY %d %.3f' % (len(services), time.time() - started))
     sys.stdout.flush()
 
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *a: stopping.append(True))
-    signal.signal(signal.SIGINT, lambda *a: stopping.append(True))
-    while not stopping:
-        eventlet.sleep(0.1)
+    common.wait_for_term(0.1, eventlet.sleep)
     pool = eventlet.GreenPool(200)
     for svc in services:
         pool.spawn(svc.stop)
@@ -136,39 +131,14 @@ def start_hosts(conf_path, n, workdir, prefix='sim-', per_process=100,
 
     Returns the list of Popen objects (stdout piped).
     """
-    import os
-    import subprocess
-    procs = []
-    first = 0
-    index = 0
-    while first < n:
-        count = min(per_process, n - first)
-        log_path = os.path.join(workdir, '%s-%d.log' % (tag, index))
-        cmd = common.module_cmd('benchmarks.workerhost', '--config-file',
-                                conf_path, '--prefix', prefix, '--first',
-                                first, '--count', count, '--spread', spread,
-                                '--log-file', log_path)
-        if session_per_worker:
-            cmd.append('--session-per-worker')
-        proc = common.CHILDREN.popen(cmd, stdout=subprocess.PIPE,
-                                     stderr=open(log_path + '.err', 'ab'))
-        proc.log_path = log_path
-        procs.append(proc)
-        first += count
-        index += 1
-    for proc in procs:
-        common.read_line(proc, 'READY', timeout, proc.log_path + '.err')
-    return procs
-
-
-def stop_hosts(procs, timeout=60):
-    for proc in procs:
-        common.kill(proc, signal.SIGTERM)
-    deadline = time.time() + timeout
-    for proc in procs:
-        while proc.poll() is None and time.time() < deadline:
-            time.sleep(0.05)
-        common.kill(proc)
+    def argv(first, count, log_path):
+        return common.module_cmd(
+            'benchmarks.workerhost', '--config-file', conf_path, '--prefix',
+            prefix, '--first', first, '--count', count, '--spread', spread,
+            '--log-file', log_path,
+            *(['--session-per-worker'] if session_per_worker else []))
+    return common.start_hosts(argv, n, workdir, per_process, tag,
+                              timeout=timeout, err_suffix='.err')
 
 
 if __name__ == '__main__':

@@ -11,11 +11,10 @@ this server over TCP and read its counters with ``stats``.
 from __future__ import print_function
 
 import os
-import shutil
 import socket
 import tempfile
-import time
 
+from nova.tests.zkserver import _Deployment
 from nova.tests.zkserver import free_port
 from nova.tests.zkserver import ServerProcess
 
@@ -60,7 +59,7 @@ def _binary():
         % MEMCACHED_DEFAULT)
 
 
-class MemcachedServer(ServerProcess):
+class MemcachedServer(ServerProcess, _Deployment):
     """One memcached on a free loopback port, TCP only (``-U 0``).
 
     max_conns: memcached's ``-c`` (1024 by default; the mc driver holds one
@@ -105,17 +104,8 @@ class MemcachedServer(ServerProcess):
             return False
 
     def wait_until_ready(self, timeout=10.0):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.answers():
-                return
-            if self.process is not None and self.process.poll() is not None:
-                break
-            time.sleep(0.02)
-        rc = self.process.poll() if self.process else None
-        raise RuntimeError('memcached on %s did not answer within %.0fs '
-                           '(exit status %s)\n%s' % (self.address, timeout,
-                                                     rc, self.log_tail()))
+        self.wait_for(self.answers, timeout,
+                      'memcached on %s did not answer' % self.address)
 
     def version(self):
         """The server's version string, or None on a strange reply."""
@@ -138,22 +128,10 @@ class MemcachedServer(ServerProcess):
                     stats[fields[1]] = fields[2]
         return stats
 
-    def stop(self, timeout=5.0):
-        """SIGTERM, then SIGKILL if it lingers."""
-        super(MemcachedServer, self).stop(timeout)
-
     def restart(self, timeout=10.0):
         """Stop and start again on the same port, empty."""
         self.stop()
         return self.start(timeout)
 
-    def cleanup(self):
-        self.kill()
-        if self._own_dir:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.cleanup()
+    def _processes(self):
+        return [self]

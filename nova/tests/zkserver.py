@@ -171,6 +171,24 @@ class ServerProcess(object):
         except IOError:
             return ''
 
+    def wait_for(self, predicate, timeout, what, exits=True):
+        """Until ``predicate()``; else RuntimeError with this log's tail.
+
+        exits: give up at once when this process ends (not for a quorum,
+        whose first member's log is only the one shown).
+        """
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if predicate():
+                return
+            if exits and self.process is not None and \
+                    self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError('%s within %.0fs (exit status %s)\n%s' % (
+            what, timeout, self.process and self.process.poll(),
+            self.log_tail()))
+
 
 class _ServerProcess(ServerProcess):
     """One ZooKeeper JVM: its config, data directory and process."""
@@ -226,16 +244,6 @@ class _ServerProcess(ServerProcess):
             if line.startswith('Mode:'):
                 return line.split(':', 1)[1].strip()
         return None
-
-
-def _wait(predicate, timeout, what, log_source=None):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    tail = log_source.log_tail() if log_source else ''
-    raise RuntimeError('%s within %.0fs\n%s' % (what, timeout, tail))
 
 
 class _Deployment(object):
@@ -306,8 +314,8 @@ class ZooKeeperServer(_Deployment):
         return self
 
     def wait_until_ready(self, timeout=30.0):
-        _wait(self._server.answers, timeout,
-              'ZooKeeper on %s did not answer' % self.address, self._server)
+        self._server.wait_for(self._server.answers, timeout,
+                              'ZooKeeper on %s did not answer' % self.address)
 
     def stop(self):
         self._server.stop()
@@ -397,8 +405,9 @@ class ZooKeeperEnsemble(_Deployment):
                      if s.running and not s.paused]
             return (modes and None not in modes and
                     modes.count('leader') == 1)
-        _wait(ready, timeout, 'ensemble %s elected no leader' % self.address,
-              self.servers[0])
+        self.servers[0].wait_for(
+            ready, timeout, 'ensemble %s elected no leader' % self.address,
+            exits=False)
 
     def leader(self):
         """Index of the leader, or None."""
@@ -420,8 +429,8 @@ class ZooKeeperEnsemble(_Deployment):
     def start_member(self, i, wait=True, timeout=60.0):
         self.servers[i].start()
         if wait:
-            _wait(self.servers[i].answers, timeout,
-                  'member %d did not rejoin' % (i + 1), self.servers[i])
+            self.servers[i].wait_for(self.servers[i].answers, timeout,
+                                     'member %d did not rejoin' % (i + 1))
 
     def pause(self, i):
         self.servers[i].pause()
