@@ -33,7 +33,7 @@ in a virtualenv with nova==34.0.0, its test requirements and this
 project's packages, patched by tools/patch_nova.py (tools/nova34/
 build_venv.sh makes one; run_tests.sh --nova34 runs these in both modes).
 Each measured time is printed as "[mode] test: what N s".  The C client's
-own log goes to $TMPDIR/nova-functional-zk-client-<pid>.log.
+own log goes to NOVA_ZK_CLIENT_LOG (else a temporary file, removed at exit).
 
 The ZooKeeper fixture is the project's nova/tests/zkserver.py (stdlib
 only), loaded by file path under another module name: importing the
@@ -41,6 +41,7 @@ project's ``nova`` package would shadow the real Nova.  NOVA_ZK_ZKSERVER
 names another copy.
 """
 
+import atexit
 import importlib.util
 import os
 import socket
@@ -95,9 +96,14 @@ def _load_zkserver():
 zkserver = _load_zkserver()
 
 # The C client's log (every reconnect attempt while ZooKeeper is away) goes
-# to a file, not into the test runner's output.
-CLIENT_LOG = os.path.join(tempfile.gettempdir(),
-                          'nova-functional-zk-client-%d.log' % os.getpid())
+# to a file, not into the test runner's output: NOVA_ZK_CLIENT_LOG, kept,
+# else a temporary one, removed at exit.
+CLIENT_LOG = os.environ.get('NOVA_ZK_CLIENT_LOG')
+if not CLIENT_LOG:
+    _fd, CLIENT_LOG = tempfile.mkstemp(prefix='nova-functional-zk-client-',
+                                       suffix='.log')
+    os.close(_fd)
+    atexit.register(os.unlink, CLIENT_LOG)
 zookeeper.set_debug_level(zookeeper.LOG_LEVEL_WARN)
 zookeeper.set_log_stream(open(CLIENT_LOG, 'a'))
 
@@ -109,7 +115,6 @@ def zk_server():
     if not _SERVER:
         server = zkserver.ZooKeeperServer(tick_time=TICK_MS)
         _SERVER.append(server)
-        import atexit
         atexit.register(server.cleanup)
     server = _SERVER[0]
     if not server.running:
@@ -282,7 +287,6 @@ class ZooKeeperServiceGroupTest(integrated_helpers._IntegratedTestBase):
         return first
 
     def _close_sessions(self):
-        import atexit
         for driver in self.drivers:
             atexit.unregister(driver._close_at_exit)
             driver._close_at_exit()
