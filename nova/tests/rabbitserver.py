@@ -17,7 +17,6 @@ import binascii
 import os
 import socket
 import tempfile
-import time
 
 from nova.tests.zkserver import _Deployment
 from nova.tests.zkserver import free_port
@@ -172,31 +171,18 @@ class RabbitMQServer(_Deployment):
         # start a daemonised one that would outlive the test.
         self._epmd.launch(env + [epmd, '-port', str(self.epmd_port),
                                  '-address', self.host])
-        self._wait(lambda: _port_open(self.host, self.epmd_port), 10.0,
-                   'epmd on %s:%d did not listen' % (self.host,
-                                                     self.epmd_port),
-                   self._epmd)
+        self._epmd.wait_for(lambda: _port_open(self.host, self.epmd_port),
+                            10.0, 'epmd on %s:%d did not listen'
+                            % (self.host, self.epmd_port))
         self._broker.launch(env + [broker])
         if wait:
             self.wait_until_ready(timeout)
         return self
 
-    def _wait(self, predicate, timeout, what, process):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if not process.running:
-                break
-            if predicate():
-                return
-            time.sleep(0.1)
-        raise RuntimeError('%s within %.0fs (exit status %s)\n%s' % (
-            what, timeout, process.process and process.process.poll(),
-            process.log_tail()))
-
     def wait_until_ready(self, timeout=60.0):
-        self._wait(lambda: amqp_answers(self.host, self.port), timeout,
-                   'RabbitMQ on %s:%d did not answer AMQP'
-                   % (self.host, self.port), self._broker)
+        self._broker.wait_for(lambda: amqp_answers(self.host, self.port),
+                              timeout, 'RabbitMQ on %s:%d did not answer AMQP'
+                              % (self.host, self.port))
 
     def log_tail(self, lines=30):
         return self._broker.log_tail(lines)
