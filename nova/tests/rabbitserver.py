@@ -149,7 +149,11 @@ class RabbitMQServer(_Deployment):
             'RABBITMQ_ENABLED_PLUGINS_FILE': os.path.join(d,
                                                           'enabled_plugins'),
             'RABBITMQ_PLUGINS_EXPAND_DIR': os.path.join(d, 'plugins-expand'),
+            # Ours, so that none of /etc/rabbitmq applies.
             'RABBITMQ_CONF_ENV_FILE': os.path.join(d, 'rabbitmq-env.conf'),
+            'RABBITMQ_ADVANCED_CONFIG_FILE': os.path.join(d,
+                                                          'advanced.config'),
+            'ERL_CRASH_DUMP': os.path.join(d, 'erl_crash.dump'),
             'RABBITMQ_PID_FILE': os.path.join(d, 'rabbit.pid'),
             'RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS':
                 '-kernel inet_dist_use_interface {%s}'
