@@ -320,16 +320,12 @@ def start_servers(driver, workdir, db='sqlite', pg_url=None,
 
 # -- nova.conf ----------------------------------------------------------------
 
-def nova_conf(directory, driver, db_url, report_interval=10,
-              service_down_time=60, zk_address=None, recv_timeout=4000,
-              mc_address=None, name='nova.conf'):
-    """Write the nova.conf of a job; return its path."""
-    from nova.tests.functional import cloud
+def conf_sections(driver, report_interval=10, service_down_time=60,
+                  zk_address=None, recv_timeout=4000, mc_address=None):
+    """nova.conf's sections for a driver (and its server)."""
     default = {'servicegroup_driver': '"%s"' % driver,
                'report_interval': str(report_interval),
-               'service_down_time': str(service_down_time),
-               'state_path': directory,
-               'sql_connection': db_url}
+               'service_down_time': str(service_down_time)}
     sections = {'DEFAULT': default}
     if zk_address:
         sections['zookeeper'] = {'address': '"%s"' % zk_address,
@@ -337,6 +333,15 @@ def nova_conf(directory, driver, db_url, report_interval=10,
                                  'sg_retry_interval': '1'}
     if mc_address:
         default['memcached_servers'] = mc_address
+    return sections
+
+
+def nova_conf(directory, driver, db_url, name='nova.conf', **options):
+    """Write the nova.conf of a job (``options``: conf_sections'); return
+    its path."""
+    from nova.tests.functional import cloud
+    sections = conf_sections(driver, **options)
+    sections['DEFAULT'].update(state_path=directory, sql_connection=db_url)
     path = os.path.join(directory, name)
     cloud.write_conf(path, sections)
     return path

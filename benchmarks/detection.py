@@ -81,20 +81,14 @@ class _NovaCloud(object):
     """nova-compute processes and an in-process nova reader."""
 
     def __init__(self, profile, workdir, zk=None, mc=None):
+        from benchmarks import backends
         from nova.tests.functional import cloud
-        default = {'servicegroup_driver': '"%s"' % profile['driver'],
-                   'report_interval': str(profile.get('report_interval',
-                                                      10)),
-                   'service_down_time': str(profile.get('service_down_time',
-                                                        60))}
-        sections = {'DEFAULT': default}
-        if zk is not None:
-            sections['zookeeper'] = {
-                'address': '"%s"' % zk.address,
-                'recv_timeout': str(profile['recv_timeout']),
-                'sg_retry_interval': '1'}
-        if mc is not None:
-            default['memcached_servers'] = mc.address
+        sections = backends.conf_sections(
+            profile['driver'], profile.get('report_interval', 10),
+            profile.get('service_down_time', 60),
+            zk_address=zk and zk.address,
+            recv_timeout=profile.get('recv_timeout'),
+            mc_address=mc and mc.address)
         self.driver = profile['driver']
         self.log_offsets = {}
         self.cloud = cloud.Cloud(workdir, sections)

@@ -209,15 +209,7 @@ class Runner(object):
         self.running = still
 
     def _terminate(self, entry):
-        proc = entry['proc']
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            deadline = time.time() + 60
-            while proc.poll() is None and time.time() < deadline:
-                time.sleep(0.2)
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        common.stop(entry['proc'], timeout=60)
 
     def run(self, jobs, par):
         groups = []

@@ -193,13 +193,13 @@ class ServerProcess(object):
 class _ServerProcess(ServerProcess):
     """One ZooKeeper JVM: its config, data directory and process."""
 
-    tls = None  # TLSCertificates when the client port speaks TLS only
     heap = '256m'  # -Xmx: plenty for tests; 10,000 sessions need more
 
     def __init__(self, base_dir, main_class, config, myid=None,
-                 client_port=None, host='127.0.0.1'):
+                 client_port=None, host='127.0.0.1', tls=None):
         super(_ServerProcess, self).__init__(
             os.path.join(base_dir, 'server.log'))
+        self.tls = tls  # TLSCertificates: the client port speaks TLS only
         self.base_dir = base_dir
         self.main_class = main_class
         self.host = host
@@ -279,20 +279,12 @@ class ZooKeeperServer(_Deployment):
         self.port = port or free_port(host)
         self._own_dir = base_dir is None
         self.base_dir = base_dir or tempfile.mkdtemp(prefix='zk-test-')
-        config = ['tickTime=%d' % tick_time,
-                  'clientPort=%d' % self.port,
-                  'clientPortAddress=%s' % host,
-                  'maxClientCnxns=%d' % max_client_cnxns,
-                  'admin.enableServer=false',
-                  '4lw.commands.whitelist=*']
-        if tls is not None:
-            config = [line for line in config
-                      if not line.startswith('clientPort')]
-            config.extend(_tls_config(tls, self.port, host))
-        config.extend(extra_config or [])
+        config = _client_config(tick_time, self.port, host, tls,
+                                max_client_cnxns) + list(extra_config or [])
         self._server = _ServerProcess(self.base_dir, STANDALONE_MAIN, config,
-                                      client_port=self.port, host=host)
-        self._server.tls = self.tls = tls
+                                      client_port=self.port, host=host,
+                                      tls=tls)
+        self.tls = tls
         if heap:
             self._server.heap = heap
 
@@ -366,26 +358,14 @@ class ZooKeeperEnsemble(_Deployment):
                  for i, (_client, quorum, election) in enumerate(ports)]
         self.servers = []
         for i, (client, _quorum, _election) in enumerate(ports):
-            config = ['tickTime=%d' % tick_time,
-                      'initLimit=10',
-                      'syncLimit=5',
-                      'clientPort=%d' % client,
-                      'clientPortAddress=%s' % host,
-                      'maxClientCnxns=0',
-                      'admin.enableServer=false',
-                      '4lw.commands.whitelist=*',
-                      # Elections on loopback: no need to wait for the
-                      # default 5 s connection timeouts.
-                      'cnxTimeout=1000'] + peers
-            if tls is not None:
-                config = [line for line in config
-                          if not line.startswith('clientPort')]
-                config.extend(_tls_config(tls, client, host))
+            # Elections on loopback: no need to wait for the default 5 s
+            # connection timeouts.
+            config = _client_config(tick_time, client, host, tls) + [
+                'initLimit=10', 'syncLimit=5', 'cnxTimeout=1000'] + peers
             directory = os.path.join(self.base_dir, 'server%d' % (i + 1))
             self.servers.append(_ServerProcess(directory, QUORUM_MAIN, config,
                                                myid=i + 1, client_port=client,
-                                               host=host))
-            self.servers[-1].tls = tls
+                                               host=host, tls=tls))
         self.tls = tls
 
     @property
@@ -443,6 +423,19 @@ class ZooKeeperEnsemble(_Deployment):
 
     def _processes(self):
         return self.servers
+
+
+def _client_config(tick_time, port, host, tls, max_client_cnxns=0):
+    """zoo.cfg lines of a server's tick and client port: plain, or TLS only
+    with ``tls``."""
+    config = ['tickTime=%d' % tick_time,
+              'maxClientCnxns=%d' % max_client_cnxns,
+              'admin.enableServer=false',
+              '4lw.commands.whitelist=*']
+    if tls is None:
+        return config + ['clientPort=%d' % port,
+                         'clientPortAddress=%s' % host]
+    return config + _tls_config(tls, port, host)
 
 
 def _tls_config(tls, port, host):
