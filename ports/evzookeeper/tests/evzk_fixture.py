@@ -182,11 +182,15 @@ def python():
 
 
 class SessionTestCase(unittest.TestCase):
-    """A test on the shared server with its own base path; the sessions
-    it opens with session() are closed after it."""
+    """A test with its own base path on the shared server (or on the
+    class's ``server``); the sessions it opens with session() are closed
+    after it."""
+
+    server = None
 
     def setUp(self):
-        self.server = shared_server()
+        if self.server is None:
+            self.server = shared_server()
         self.base = unique_path()
         self.sessions = []
 
@@ -194,8 +198,9 @@ class SessionTestCase(unittest.TestCase):
         for session in self.sessions:
             session.close()
 
-    def session(self, recv_timeout=RECV_TIMEOUT, **kwargs):
-        session = evzookeeper.ZKSession(self.server.address, timeout=10,
-                                        recv_timeout=recv_timeout, **kwargs)
+    def session(self, **kwargs):
+        kwargs.setdefault('timeout', 10)
+        kwargs.setdefault('recv_timeout', RECV_TIMEOUT)
+        session = evzookeeper.ZKSession(self.server.address, **kwargs)
         self.sessions.append(session)
         return session

@@ -9,7 +9,6 @@ Membership's async_mode and refresh(quiet=...).
 """
 
 import time
-import unittest
 
 import eventlet
 from eventlet import timeout as _timeout
@@ -22,26 +21,7 @@ from evzookeeper import utils
 import evzk_fixture as fx
 
 
-class APITestCase(unittest.TestCase):
-
-    server = None  # the shared one unless a class starts its own
-
-    def setUp(self):
-        if self.server is None:
-            self.server = fx.shared_server()
-        self.sessions = []
-        self.base = fx.unique_path()
-
-    def tearDown(self):
-        for session in self.sessions:
-            session.close()
-
-    def session(self, **kwargs):
-        kwargs.setdefault('timeout', 10)
-        kwargs.setdefault('recv_timeout', fx.RECV_TIMEOUT)
-        session = evzookeeper.ZKSession(self.server.address, **kwargs)
-        self.sessions.append(session)
-        return session
+class APITestCase(fx.SessionTestCase):
 
     def monitor_spc(self, session):
         """0.4.0's tests: a monitor (not kept) whose callback notifies a

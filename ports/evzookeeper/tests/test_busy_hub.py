@@ -6,12 +6,10 @@ session timeout (the server's tickTime of 200 ms allows at most 4000).
 """
 
 import time
-import unittest
 
 import eventlet
 import zookeeper
 
-import evzookeeper
 from evzookeeper import membership
 
 import evzk_fixture as fx
@@ -20,23 +18,13 @@ RECV_TIMEOUT = 4000
 BLOCK_SECONDS = 8
 
 
-class TestBusyHub(unittest.TestCase):
-
-    def setUp(self):
-        self.server = fx.shared_server()
-        self.base = fx.unique_path()
-        self.sessions = []
-
-    def tearDown(self):
-        for session in self.sessions:
-            session.close()
+class TestBusyHub(fx.SessionTestCase):
 
     def session(self):
         states = []
-        session = evzookeeper.ZKSession(
-            self.server.address, timeout=10, recv_timeout=RECV_TIMEOUT,
+        session = super(TestBusyHub, self).session(
+            recv_timeout=RECV_TIMEOUT,
             init_cbs=[lambda h, t, s, p: states.append(s)])
-        self.sessions.append(session)
         return session, states
 
     def test_session_survives_a_blocked_hub(self):

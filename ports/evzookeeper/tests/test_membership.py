@@ -9,12 +9,10 @@ import os
 import signal
 import subprocess
 import time
-import unittest
 
 import eventlet
 import zookeeper
 
-import evzookeeper
 from evzookeeper import membership
 
 import evzk_fixture as fx
@@ -22,15 +20,10 @@ import evzk_fixture as fx
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-class MembershipTestCase(unittest.TestCase):
-
-    server = None  # the shared one unless a class starts its own
+class MembershipTestCase(fx.SessionTestCase):
 
     def setUp(self):
-        if self.server is None:
-            self.server = fx.shared_server()
-        self.sessions = []
-        self.base = fx.unique_path()
+        super(MembershipTestCase, self).setUp()
         self.children = []
 
     def tearDown(self):
@@ -39,14 +32,7 @@ class MembershipTestCase(unittest.TestCase):
                 child.kill()
             child.wait()
             child.stdout.close()
-        for session in self.sessions:
-            session.close()
-
-    def session(self, recv_timeout=fx.RECV_TIMEOUT, **kwargs):
-        session = evzookeeper.ZKSession(self.server.address, timeout=10,
-                                        recv_timeout=recv_timeout, **kwargs)
-        self.sessions.append(session)
-        return session
+        super(MembershipTestCase, self).tearDown()
 
     def member_process(self, name, recv_timeout=fx.RECV_TIMEOUT):
         """A worker in another process; returns (process, session id)."""

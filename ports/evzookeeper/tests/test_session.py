@@ -21,23 +21,7 @@ from evzookeeper import utils
 import evzk_fixture as fx
 
 
-class SessionTestCase(unittest.TestCase):
-
-    def setUp(self):
-        self.server = fx.shared_server()
-        self.sessions = []
-        self.base = fx.unique_path()
-
-    def tearDown(self):
-        for session in self.sessions:
-            session.close()
-
-    def session(self, **kwargs):
-        kwargs.setdefault('timeout', 10)
-        kwargs.setdefault('recv_timeout', fx.RECV_TIMEOUT)
-        session = evzookeeper.ZKSession(self.server.address, **kwargs)
-        self.sessions.append(session)
-        return session
+SessionTestCase = fx.SessionTestCase
 
 
 class TestCalls(SessionTestCase):

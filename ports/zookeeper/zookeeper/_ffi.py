@@ -102,7 +102,31 @@ def _load():
                       % ('; '.join(errors), INSTALL_HINT))
 
 
+class _Symbols(object):
+    """A loaded library, seen through attribute access only.
+
+    The compiled declarations' library object loads every declared symbol
+    when its ``__dict__`` is read, and fails on the first one the library
+    lacks (zookeeper_init_ssl in a build without OpenSSL; every zoo_*
+    symbol in libc, which shares the declarations).  eventlet.monkey_patch()
+    reads ``vars()`` of whatever the modules hold: without ``__dict__``
+    (slots) this object is skipped.
+    """
+
+    __slots__ = ('_lib',)
+
+    def __init__(self, lib):
+        self._lib = lib
+
+    def __getattr__(self, name):
+        return getattr(self._lib, name)
+
+    def __dir__(self):
+        return dir(self._lib)
+
+
 LIBRARY_NAME, lib = _load()
+lib = _Symbols(lib)
 
 
 def _optional(name):
@@ -116,7 +140,7 @@ def _optional(name):
 zookeeper_init_ssl = _optional('zookeeper_init_ssl')
 
 #: The C library of the process (fdopen, fflush, setvbuf for set_log_stream).
-libc = ffi.dlopen(None)
+libc = _Symbols(ffi.dlopen(None))
 
 #: glibc's value for setvbuf's line-buffered mode.
 IOLBF = 1
