@@ -19,6 +19,8 @@ package.
 import hashlib
 import os
 
+import _cffi_backend
+
 CDEF = r"""
 /* recordio.h / zookeeper.jute.h */
 struct buffer {
@@ -227,8 +229,11 @@ int setvbuf(FILE *stream, char *buf, int mode, size_t size);
 int usleep(unsigned int usec);
 """
 
-#: Names the compiled declarations: a changed cdef is another module.
-DIGEST = hashlib.sha1((CDEF + LIBC_CDEF).encode('utf-8')).hexdigest()[:12]
+#: Names the compiled declarations: a changed cdef, or another cffi (the
+#: venvs of several Pythons may share one editable checkout), is another
+#: module.
+DIGEST = hashlib.sha1((CDEF + LIBC_CDEF + _cffi_backend.__version__).encode(
+    'utf-8')).hexdigest()[:12]
 MODULE = '_abi_' + DIGEST
 
 
