@@ -87,16 +87,22 @@ run_stestr() {
     shift 3
     mkdir -p "$dir"
     printf '[DEFAULT]\ntest_path=%s\ntop_dir=%s\n' "$test_path" "$top_dir" > "$dir/.stestr.conf"
-    # a hang is a failure, not a stuck CI (timeout ends the whole group)
+    # The results are streamed (--subunit), so that a run stopped half-way
+    # still counts what finished; a hang is a failure, not a stuck CI
+    # (timeout ends the whole process group).
     (cd "$dir" && timeout --kill-after=10 "$STEP_TIMEOUT" \
-        "$PY" -m stestr run --concurrency "${NOVA34_CONCURRENCY:-1}" > "$dir/run.log" 2>&1)
+        "$PY" -m stestr run --subunit --concurrency "${NOVA34_CONCURRENCY:-1}" \
+        > "$dir/run.subunit" 2> "$dir/run.log")
     rc=$?
-    [ $rc = 124 ] || [ $rc = 137 ] && say "$step: stopped after $STEP_TIMEOUT s (NOVA34_STEP_TIMEOUT): the tests that had not finished count as failed"
-    (cd "$dir" && "$PY" -m stestr last --subunit 2>/dev/null) | "$VENV/bin/subunit-2to1" > "$dir/v1.subunit"
+    [ $rc = 124 ] || [ $rc = 137 ] && say "$step: stopped after $STEP_TIMEOUT s (NOVA34_STEP_TIMEOUT): a test hangs; the tests not reported count as not run"
+    "$VENV/bin/subunit-2to1" < "$dir/run.subunit" > "$dir/v1.subunit"
     "$PY" "$REPO/tools/py27/subunit_report.py" "$dir/v1.subunit" "$rc" "$@" \
         | sed "s/^units: /$step: /" > "$dir/report.txt"
     cat "$dir/report.txt"
-    [ "$rc" = 0 ] || grep -E '^(FAIL|ERROR)|Traceback|Error' "$dir/run.log" | head -n 20 >&2
+    if [ "$rc" != 0 ]; then
+        "$PY" "$HERE/unfinished.py" "$dir/run.subunit"
+        tail -n 20 "$dir/run.log" >&2
+    fi
     record "$step" "$dir/report.txt"
 }
 
