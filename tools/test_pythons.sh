@@ -1,6 +1,7 @@
 #!/bin/bash
-# Run the binding's, the evzookeeper port's and the driver's unit tests (and
-# the install check) on the other Pythons the README claims, each in its own
+# Run the binding's, the evzookeeper port's, zkgroup's and the driver's unit
+# tests (and the install check) on the other Pythons the README claims, each
+# in its own
 # cached virtualenv (.venv39, .venv313, built by tools/install_venv.sh).
 #   tools/test_pythons.sh [-s] [X.Y ...]    default: 3.9 3.13
 # The venvs are built one after the other, then the Pythons' test runs go
@@ -19,10 +20,11 @@ set -u
 cd "$(dirname "$0")/.."
 
 # The full suite runs on the default Python (run_tests.sh); here the layers
-# that differ between Pythons: the cffi binding, the eventlet glue, the driver,
-# and the documented install commands (3.12+ venvs come without setuptools).
+# that differ between Pythons: the cffi binding, the eventlet glue, the
+# driver, zkgroup under both concurrency models, and the documented install
+# commands (3.12+ venvs come without setuptools).
 TESTS=(ports/zookeeper/tests ports/evzookeeper/tests nova/tests/servicegroup
-       nova/tests/test_install.py)
+       zkgroup/tests/core nova/tests/test_install.py)
 serial=0
 if [ "${1:-}" = "-s" ] || [ "${1:-}" = "--serial" ]; then
     serial=1
