@@ -106,6 +106,9 @@ run_stestr() {
     record "$step" "$dir/report.txt"
 }
 
+# The whole run is one function, read before it starts: editing this file
+# (a git pull) while a lane runs cannot change what that run does.
+main() {
 # ---- 1. the virtualenv ----------------------------------------------------
 PIP_QUIET=${PIP_QUIET:-1} "$HERE/build_venv.sh" "$VENV" >&2
 rc=$?
@@ -211,3 +214,7 @@ done
 unset OS_NOVA_DISABLE_EVENTLET_PATCHING
 
 total
+}
+
+main "$@"
+exit $?
