@@ -1,8 +1,8 @@
 #!/bin/bash
 # Run the binding's, the evzookeeper port's, zkgroup's and the driver's unit
 # tests (and the install check) on the other Pythons the README claims, each
-# in its own
-# cached virtualenv (.venv39, .venv313, built by tools/install_venv.sh).
+# in its own cached virtualenv (.venv39, .venv313, built by
+# tools/install_venv.sh).
 #   tools/test_pythons.sh [-s] [X.Y ...]    default: 3.9 3.13
 # The venvs are built one after the other, then the Pythons' test runs go
 # at once (they mostly wait on ZooKeeper, so this halves the wall time;
