@@ -241,12 +241,15 @@ class Group(_Reconciler):
             self._watch_set(handle)
         known = self._known
         members = {}
+        ask = []
         for name in children:
             if name in known:
                 members[name] = known[name]
-                continue
-            stat = self.session.call(zookeeper.exists,
-                                     '%s/%s' % (self.path, name), None)
+            else:
+                ask.append(name)
+        stats = self.session.exists_many(
+            '%s/%s' % (self.path, name) for name in ask)
+        for name, stat in zip(ask, stats):
             if stat is not None and stat['ephemeralOwner']:
                 members[name] = stat['ctime']
         self._known = members

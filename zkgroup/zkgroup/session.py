@@ -14,6 +14,7 @@ client's own pings.
 """
 
 import base64
+import functools
 import hashlib
 import logging
 import time
@@ -122,6 +123,46 @@ class Session(object):
         if handle is None:
             raise zookeeper.ClosingException('session closed')
         return self.concurrency.blocking(func, handle, *args)
+
+    def exists_many(self, paths, timeout=None):
+        """The stats of many nodes (None for a missing one), in order.
+
+        All requests go out before the first reply is awaited: a thousand
+        stats cost a few round trips, not a thousand.  ``timeout`` (s)
+        bounds the wait (default: twice the session timeout).
+        """
+        paths = list(paths)
+        if not paths:
+            return []
+        handle = self._handle
+        if handle is None:
+            raise zookeeper.ClosingException('session closed')
+        replies = [None] * len(paths)
+        left = [len(paths)]
+        done = self.concurrency.event()
+
+        def collect(index, _handle, rc, stat=None):
+            # on the handle's one completion thread: no lock for the count
+            replies[index] = (rc, stat)
+            left[0] -= 1
+            if left[0] == 0:
+                self._dispatcher.post(done.set)
+
+        for index, path in enumerate(paths):
+            zookeeper.aexists(handle, path, None,
+                              functools.partial(collect, index))
+        if not done.wait(timeout or 2 * self.session_timeout()):
+            raise zookeeper.OperationTimeoutException(
+                'no reply to %d exists requests' % len(paths))
+        stats = []
+        for rc, stat in replies:
+            if rc == zookeeper.OK:
+                stats.append(stat)
+            elif rc == zookeeper.NONODE:
+                stats.append(None)
+            else:
+                raise zookeeper.err_to_exception(rc)(zookeeper.zerror(rc))
+        return stats
 
     def watcher(self, func):
         """Wrap ``func(handle, type, state, path)`` as a node watcher run on

@@ -147,6 +147,21 @@ class _MembershipTests(object):
         self.wait(lambda: 'h1' in reader.members(), 5, 'h1 seen')
         self.assertNotIn('ghost', reader.members())
 
+    def test_many_members_in_one_read(self):
+        holder = self.session()
+        holder.ensure_path(self.prefix + '/compute')
+        for i in range(300):
+            holder.call(zookeeper.create,
+                        '%s/compute/h%03d@1-a' % (self.prefix, i), '',
+                        holder.acl, zookeeper.EPHEMERAL)
+        holder.call(zookeeper.create, self.prefix + '/compute/ghost@1-a',
+                    '', holder.acl, 0)
+        reader = self.group(self.session())
+        self.assertEqual(set('h%03d' % i for i in range(300)),
+                         set(reader.members()))
+        self.assertEqual([None, None], holder.exists_many(
+            [self.prefix + '/none', self.prefix + '/compute/none']))
+
     def test_expired_session_rejoins_on_a_new_one(self):
         reader = self.group(self.session())
         s = self.session()
