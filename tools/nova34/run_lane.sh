@@ -98,10 +98,31 @@ run_stestr() {
     "$VENV/bin/subunit-2to1" < "$dir/run.subunit" > "$dir/v1.subunit"
     "$PY" "$REPO/tools/py27/subunit_report.py" "$dir/v1.subunit" "$rc" "$@" \
         | sed "s/^units: /$step: /" > "$dir/report.txt"
-    cat "$dir/report.txt"
+    if [ $rc = 124 ] || [ $rc = 137 ]; then
+        sed '$d' "$dir/report.txt"      # its total follows, corrected below
+    else
+        cat "$dir/report.txt"
+    fi
     if [ "$rc" != 0 ]; then
         "$PY" "$HERE/unfinished.py" "$dir/run.subunit"
         tail -n 20 "$dir/run.log" >&2
+    fi
+    if [ $rc = 124 ] || [ $rc = 137 ]; then
+        # the tests that never ran (the hung one and those after it) fail
+        local listed
+        listed=$(cd "$dir" && timeout 120 "$PY" -m stestr list 2>/dev/null | grep -c '^[A-Za-z_]')
+        python3 -c '
+import re, sys
+step, listed = sys.argv[1], int(sys.argv[2])
+m = re.search(r"(\d+) passed, (\d+) failed, (\d+) skipped", open(sys.argv[3]).read().splitlines()[-1])
+p, f, s = (int(g) for g in m.groups())
+print("%s: %d passed, %d failed, %d skipped"
+      % (step, p, max(f, listed - p - s), s))
+' "$step" "${listed:-0}" "$dir/report.txt" > "$dir/report-timeout.txt"
+        echo "$step: $listed tests listed; those that did not finish count as failed" >&2
+        cat "$dir/report-timeout.txt"
+        record "$step" "$dir/report-timeout.txt"
+        return
     fi
     record "$step" "$dir/report.txt"
 }
