@@ -9,8 +9,8 @@ handlers behind one interface.  What differs between the two models:
 * the primitives (lock, event, spawn, sleep);
 * ``blocking(func, *args)``: a call that blocks its OS thread (the
   binding's synchronous calls wait for the server) runs in the caller's
-  thread under threading and in a pool thread under eventlet, so that it
-  never stalls the hub, not even while ZooKeeper is unreachable;
+  thread under threading and on an OS thread of its own under eventlet, so
+  that it never stalls the hub, not even while ZooKeeper is unreachable;
 * ``dispatcher()``: the C client calls watchers on its own OS threads.
   Threading hands them to one worker thread (so that they may call the
   synchronous functions and never hold up the C client); eventlet hands
@@ -105,14 +105,17 @@ class Eventlet(object):
 
     def __init__(self):
         import eventlet
+        from eventlet import event
+        from eventlet import patcher
         from eventlet import semaphore
-        from eventlet import tpool
         from evzookeeper import utils
         self._eventlet = eventlet
+        self._event = event
         self._semaphore = semaphore
-        self._tpool = tpool
+        self._os_thread = patcher.original('threading').Thread
         self._bridge_class = utils.HubBridge
-        self._pid = os.getpid()
+        self._bridge = None
+        self._bridge_pid = None
 
     def lock(self):
         return self._semaphore.Semaphore(1)
@@ -127,12 +130,32 @@ class Eventlet(object):
         self._eventlet.sleep(seconds)
 
     def blocking(self, func, *args):
-        if self._pid != os.getpid():
-            # eventlet's pool threads did not cross the fork, but the pool
-            # thinks it is set up: work would wait for them for ever
-            self._pid = os.getpid()
-            self._tpool.killall()
-        return self._tpool.execute(func, *args)
+        """``func(*args)`` on an OS thread of its own, the caller's green
+        thread waiting on the hub.  Not eventlet's tpool: its threads do
+        not cross a fork, yet it believes they are there (a forked worker
+        would wait for ever), and its killall() waits for them too."""
+        bridge = self._bridge_here()
+        done = self._event.Event()
+
+        def run():
+            try:
+                result = (True, func(*args))
+            except BaseException as exc:
+                result = (False, exc)
+            bridge.post(done.send, result)
+        self._os_thread(target=run, daemon=True, name='zkgroup-call').start()
+        ok, value = done.wait()
+        if ok:
+            return value
+        raise value
+
+    def _bridge_here(self):
+        if self._bridge is None or self._bridge_pid != os.getpid():
+            # (a forked child: the parent's bridge is not for this hub)
+            self._bridge = self._bridge_class('zkgroup-calls')
+            self._bridge.start()
+            self._bridge_pid = os.getpid()
+        return self._bridge
 
     def dispatcher(self, name):
         bridge = self._bridge_class(name)

@@ -138,6 +138,10 @@ class ZKServiceGroupTestCase(test.NoDBTestCase):
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child reports in a file
             try:
+                if not utils.concurrency_mode_threading():
+                    # what oslo.service's ProcessLauncher does in a child:
+                    # a hub of its own, not the parent's epoll instance
+                    utils.get_eventlet().hubs.use_hub()
                 seen = self._wait(lambda: self._up('parent-host'))
                 self.servicegroup_api.join('child-host', 'compute', None)
                 joined = self._wait(lambda: self._up('child-host'))
