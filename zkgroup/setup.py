@@ -31,4 +31,7 @@ setup(
     # eventlet mode (for its hub bridge).
     install_requires=['zookeeper-cffi'],
     extras_require={'eventlet': ['evzookeeper-py3']},
+    # Grizzly's nova-manage service list, for Nova 34 (which has none)
+    entry_points={'console_scripts': [
+        'nova-zk-service-list = zkgroup.service_list:main']},
 )

@@ -679,19 +679,9 @@ class ModeRun(object):
         return seen, None if seen is None else seen - sent, started
 
     def start_service_list(self):
-        """The operator's view: nova-zk-service-list (zkgroup), started.
-        None when this Nova has no such command."""
+        """The operator's view: nova-zk-service-list (zkgroup), started."""
         e2e = self.e2e
         command = [os.path.join(e2e.bin_dir, 'nova-zk-service-list')]
-        if not os.access(command[0], os.X_OK):
-            # zkgroup installed without its console script.
-            command = [e2e.python, '-m', 'zkgroup.service_list']
-            if not os.path.exists(os.path.join(
-                    e2e.args.site, 'zkgroup', 'service_list.py')):
-                e2e.say('[%s] (no nova-zk-service-list for %s: the '
-                        'operator\'s view is not checked)'
-                        % (self.mode, e2e.python))
-                return None
         proc = e2e.spawn('service-list-%s' % self.tag, command + [
             '--config-file', e2e.conf, '--config-file', e2e.db_conf],
             env=e2e.nova_env(self.mode), stdout_pipe=True)

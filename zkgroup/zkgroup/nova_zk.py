@@ -145,6 +145,8 @@ class ZooKeeperDriver(base.Driver):
 
     def __init__(self, *args, **kwargs):
         _check_config()
+        if not CONF.debug:
+            zksession.quiet_c_client()
         self._model = concurrency.get(
             'threading' if utils.concurrency_mode_threading() else 'eventlet')
         self._lock = self._model.lock()

@@ -46,7 +46,6 @@ from nova import monkey_patch  # noqa: E402
 monkey_patch.patch(backend='threading')
 
 import argparse  # noqa: E402
-import os  # noqa: E402
 
 from oslo_config import cfg  # noqa: E402
 from oslo_log import log as logging  # noqa: E402
@@ -148,21 +147,6 @@ def list_services(host=None, binary=None, out=sys.stdout, err=sys.stderr):
     return 0
 
 
-_DEVNULL = []
-
-
-def _quiet_zookeeper_c_client():
-    """The C client logs every connection attempt on stderr; the command
-    prints its own one line (the stream stays open: the C threads keep
-    writing to it until the process ends)."""
-    try:
-        import zookeeper
-    except ImportError:
-        return
-    _DEVNULL.append(open(os.devnull, 'w'))
-    zookeeper.set_log_stream(_DEVNULL[0])
-
-
 def main(argv=None):
     argv = list(sys.argv if argv is None else argv)
     parser = argparse.ArgumentParser(
@@ -193,8 +177,6 @@ def main(argv=None):
                 logging.get_default_log_levels()
                 + ['nova=ERROR', 'zkgroup=ERROR', 'oslo_db=ERROR']))
         logging.setup(CONF, 'nova')
-        if CONF.servicegroup_driver == 'zk' and not CONF.debug:
-            _quiet_zookeeper_c_client()
         objects.register_all()
         CONF.servicegroup_driver  # a wrong value raises here
     except (cfg.Error, ValueError) as e:

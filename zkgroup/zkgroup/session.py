@@ -17,6 +17,7 @@ import base64
 import functools
 import hashlib
 import logging
+import os
 import time
 
 import zookeeper
@@ -50,6 +51,18 @@ def digest_acl(credentials, world_read):
         acl.append({'perms': zookeeper.PERM_READ, 'scheme': 'world',
                     'id': 'anyone'})
     return acl
+
+
+_LOG_STREAM = []
+
+
+def quiet_c_client():
+    """Send the C client's own log (every connection attempt, on stderr)
+    to /dev/null: the sessions log what matters themselves.  The stream
+    stays open: the C threads write to it until the process ends."""
+    if not _LOG_STREAM:
+        _LOG_STREAM.append(open(os.devnull, 'w'))
+        zookeeper.set_log_stream(_LOG_STREAM[0])
 
 
 def give_up_after(session_timeout_s):
