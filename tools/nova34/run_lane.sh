@@ -208,6 +208,8 @@ for mode in "${MODES[@]}"; do
         timeout --kill-after=10 "$STEP_TIMEOUT" \
             "$PY" "$HERE/e2e.py" --mode "$mode" > "$WORK/e2e-$mode.txt" 2>&1
         e2e_rc=$?
+        # each check with the seconds it measured
+        grep -E '\] (PASS|FAIL) |\] detection:' "$WORK/e2e-$mode.txt" >&2
         sed -n 's/^e2e: /e2e-'"$mode"': /p' "$WORK/e2e-$mode.txt" > "$WORK/e2e-$mode.count"
         if [ $e2e_rc -ne 0 ]; then
             tail -n 30 "$WORK/e2e-$mode.txt" >&2
