@@ -3,7 +3,12 @@
 # (2026.2) from PyPI on Python 3.11, with its test requirements, Placement
 # and this project's three distributions.
 #
-# Usage: tools/nova34/build_venv.sh [VENV_DIR]   (default: <repo>/.venv-nova34)
+# Usage: tools/nova34/build_venv.sh [--deps-only] [VENV_DIR]
+#        (default: <repo>/.venv-nova34)
+#   --deps-only   only the pinned part, not ours: what .ci/run builds in the
+#                 background while the machine is being set up (ours are
+#                 built in this checkout's tree, which the main venv's
+#                 install must have to itself)
 #
 # What it installs:
 #   nova==34.0.0, openstack-placement==16.0.0 (2026.2), python-memcached;
@@ -33,6 +38,11 @@ set -o pipefail
 START=$SECONDS
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+DEPS_ONLY=0
+if [ "${1:-}" = "--deps-only" ]; then
+    DEPS_ONLY=1
+    shift
+fi
 VENV=${1:-$REPO/.venv-nova34}
 case "$VENV" in /*) ;; *) VENV="$PWD/$VENV" ;; esac
 NOVA_VERSION=34.0.0
@@ -117,9 +127,17 @@ else
     log "installing nova==$NOVA_VERSION, openstack-placement==$PLACEMENT_VERSION, python-memcached," \
         "Nova's test requirements${constrain:+ (under tools/nova34/constraints.txt)} and ours"
     t0=$SECONDS
-    "${VPIP[@]}" install "${quiet[@]}" "${constrain[@]}" -r "$REQS" "${OURS[@]}" >&2
+    if [ $DEPS_ONLY = 1 ]; then
+        "${VPIP[@]}" install "${quiet[@]}" "${constrain[@]}" -r "$REQS" >&2
+    else
+        "${VPIP[@]}" install "${quiet[@]}" "${constrain[@]}" -r "$REQS" "${OURS[@]}" >&2
+    fi
     log "pip install took $((SECONDS - t0)) s"
     echo "$WANT" > "$STAMP"
+fi
+if [ $DEPS_ONLY = 1 ]; then
+    log "done (--deps-only): $VENV in $((SECONDS - START)) s"
+    exit 0
 fi
 
 # ---- 3. ours, every run ----------------------------------------------------
