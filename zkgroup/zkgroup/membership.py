@@ -87,6 +87,13 @@ class _Reconciler(object):
                         LOG.warning('%s: %s; trying again in %s s',
                                     self.path, exc, self.retry_interval)
                         timeout = self.retry_interval
+                    except Exception:
+                        # a bug must not end the loop in silence: the
+                        # member would stay as it is for good
+                        LOG.exception('%s: unexpected error; trying again '
+                                      'in %s s', self.path,
+                                      self.retry_interval)
+                        timeout = self.retry_interval
         finally:
             self.session.remove_listener(self._on_session)
             self._done.set()
@@ -124,6 +131,8 @@ class Member(_Reconciler):
             self._stopped = True
             return
         session_id = self.session.session_id
+        if session_id is None:
+            return  # away again: the session's 'connected' wakes us
         handle = self.session.handle
         watcher = self._watcher()
         stat = self.session.call(zookeeper.exists, self.path, watcher)
@@ -154,12 +163,17 @@ class Member(_Reconciler):
 
     def _create(self):
         try:
-            self.session.call(zookeeper.create, self.path, self.data,
-                              self.session.acl, zookeeper.EPHEMERAL)
-        except zookeeper.NoNodeException:
-            self.session.ensure_path(self.group)
-            self.session.call(zookeeper.create, self.path, self.data,
-                              self.session.acl, zookeeper.EPHEMERAL)
+            try:
+                self.session.call(zookeeper.create, self.path, self.data,
+                                  self.session.acl, zookeeper.EPHEMERAL)
+            except zookeeper.NoNodeException:
+                self.session.ensure_path(self.group)
+                self.session.call(zookeeper.create, self.path, self.data,
+                                  self.session.acl, zookeeper.EPHEMERAL)
+        except zookeeper.NodeExistsException:
+            # a create whose reply the connection lost: the next look
+            # tells whose node it is
+            pass
 
     def leave(self):
         """Delete the node now; True when it is gone.
