@@ -10,6 +10,7 @@
 #   libssl-dev, cmake, make, dpkg-dev  tools/build_zk_tls.sh builds the C
 #                      client with OpenSSL from Debian's source package
 #   openssl            the TLS tests make their certificates with it
+#   strace             the binding's test counts the C client's name look-ups
 #   rabbitmq-server    the Nova 34 lane's end-to-end runs real nova-compute and
 #                      nova-conductor processes over it (the tests start
 #                      their own broker on loopback; the system one is
@@ -18,7 +19,7 @@
 # headers and pip, which Debian 12 does not package: see the end.
 set -eu
 
-PACKAGES="zookeeper libzookeeper-mt2 libzookeeper-mt-dev gcc libc6-dev memcached python3-venv libssl-dev cmake make dpkg-dev openssl rabbitmq-server"
+PACKAGES="zookeeper libzookeeper-mt2 libzookeeper-mt-dev gcc libc6-dev memcached python3-venv libssl-dev cmake make dpkg-dev openssl strace rabbitmq-server"
 
 python27_note() {
     local cand

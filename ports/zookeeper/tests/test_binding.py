@@ -1231,6 +1231,58 @@ class TestTLS(unittest.TestCase):
                           b'ca.pem')
 
 
+class TestServerResolution(unittest.TestCase):
+    """The C client looks its server names up at most once a second.
+
+    Every look-up is a getaddrinfo() that opens a netlink socket (also for
+    an IP address): counted by strace in a child process, over 200
+    synchronous calls (each at least one turn of the C client's I/O loop).
+    """
+
+    SCRIPT = r"""
+import sys, threading, zookeeper
+zookeeper.set_debug_level(0)
+up = threading.Event()
+h = zookeeper.init(sys.argv[1], lambda hh, t, s, p:
+                   s == zookeeper.CONNECTED_STATE and up.set(), 4000)
+assert up.wait(10), 'not connected'
+if sys.argv[2] != 'default':
+    zookeeper.set_servers_resolution_delay(h, int(sys.argv[2]))
+for _i in range(200):
+    zookeeper.exists(h, '/')
+zookeeper.close(h)
+"""
+
+    def lookups(self, delay):
+        with tempfile.NamedTemporaryFile('r', suffix='.strace') as trace:
+            subprocess.check_call(
+                ['strace', '-f', '-qq', '-e', 'trace=socket', '-o',
+                 trace.name, sys.executable, '-c', self.SCRIPT,
+                 SERVER.address, delay], env=os.environ.copy())
+            return sum('AF_NETLINK' in line for line in trace)
+
+    def test_server_names_are_not_looked_up_per_request(self):
+        self.assertEqual(1000, zookeeper.RESOLUTION_DELAY_MS)
+        # The C client's own default (0), for contrast: one per turn.
+        self.assertGreaterEqual(self.lookups('0'), 200)
+        self.assertLess(self.lookups('default'), 20)
+
+    def test_delay_is_checked(self):
+        handle = zookeeper.init(SERVER.address, None, TIMEOUT)
+        try:
+            for delay in (-1, 0, 5000):
+                self.assertIsNone(
+                    zookeeper.set_servers_resolution_delay(handle, delay))
+            self.assertRaises(zookeeper.BadArgumentsException,
+                              zookeeper.set_servers_resolution_delay,
+                              handle, -2)
+            self.assertRaises(TypeError,
+                              zookeeper.set_servers_resolution_delay,
+                              handle, '5')
+        finally:
+            zookeeper.close(handle)
+
+
 class TestProcesses(BindingTestCase):
 
     def test_handles_do_not_cross_fork(self):

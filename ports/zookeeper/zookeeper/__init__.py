@@ -106,6 +106,10 @@ from zookeeper._client import (  # noqa: F401
 
 if hasattr(_client, 'init_ssl'):
     init_ssl = _client.init_ssl
+if _ffi.zoo_set_servers_resolution_delay is not None:
+    set_servers_resolution_delay = _client.set_servers_resolution_delay
+    #: What init sets (a per-handle setting: change it with the function).
+    RESOLUTION_DELAY_MS = _client.RESOLUTION_DELAY_MS
 
 __version__ = '0.1.0'
 

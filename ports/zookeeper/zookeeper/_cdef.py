@@ -217,6 +217,9 @@ zhandle_t *zookeeper_init_ssl(const char *host, const char *cert,
                               const clientid_t *clientid, void *context,
                               int flags);
 
+/* ZooKeeper >= 3.6: see OPTIONAL_SYMBOLS. */
+int zoo_set_servers_resolution_delay(zhandle_t *zh, int delay_ms);
+
 void zoo_set_debug_level(ZooLogLevel logLevel);
 void zoo_set_log_stream(FILE *logStream);
 void zoo_deterministic_conn_order(int yesOrNo);

@@ -627,6 +627,8 @@ def _open(what, host, watcher, recv_timeout, client_id, start):
                 _drop_contexts(h.id)
             else:
                 h.zh = zh
+        if zh != NULL and _ffi.zoo_set_servers_resolution_delay is not None:
+            _ffi.zoo_set_servers_resolution_delay(zh, RESOLUTION_DELAY_MS)
     finally:
         h.ready.release()
     if zh == NULL:
@@ -634,6 +636,30 @@ def _open(what, host, watcher, recv_timeout, client_id, start):
             what, host,
             os.strerror(errno) if errno else 'no usable server address'))
     return h.id
+
+
+#: How often at most (ms) a session's C client looks the server names up
+#: again while it is connected; on a connection loss it always does.  The
+#: 3.6+ C client's own default is at every turn of its I/O loop: a
+#: getaddrinfo() (a netlink socket and five system calls, even for an IP
+#: address) per request sent or reply read, half the client's CPU in a
+#: burst of stats.  zkpython's C client (3.4) looked them up once.
+RESOLUTION_DELAY_MS = 1000
+
+
+def set_servers_resolution_delay(handle, delay_ms):
+    """Set the C client's ``zoo_set_servers_resolution_delay`` of a handle.
+
+    ``delay_ms``: the least time between two look-ups of the server names
+    while connected (0: at every turn of the I/O loop, -1: only after a
+    connection loss).  ``init`` sets RESOLUTION_DELAY_MS.  Not in zkpython;
+    absent where the C library is older than 3.6.
+    """
+    _int(delay_ms, 'delay_ms')
+    with _using(handle) as h:
+        rc = _ffi.zoo_set_servers_resolution_delay(h.zh, delay_ms)
+    if rc != C.OK:
+        raise _error(rc)
 
 
 def close(handle):

@@ -48,7 +48,8 @@ REQUIRED_SYMBOLS = (
 )
 
 #: Functions that only some builds export; None here when absent.
-OPTIONAL_SYMBOLS = ('zookeeper_init_ssl',)
+OPTIONAL_SYMBOLS = ('zookeeper_init_ssl',
+                    'zoo_set_servers_resolution_delay')
 
 INSTALL_HINT = ('install the ZooKeeper C client library: on Debian/Ubuntu '
                 '"apt-get install libzookeeper-mt2" (package libzookeeper-mt2 '
@@ -138,6 +139,10 @@ def _optional(name):
 
 #: zookeeper_init_ssl, or None when the library was built without OpenSSL.
 zookeeper_init_ssl = _optional('zookeeper_init_ssl')
+
+#: zoo_set_servers_resolution_delay, or None before ZooKeeper 3.6.
+zoo_set_servers_resolution_delay = _optional(
+    'zoo_set_servers_resolution_delay')
 
 #: The C library of the process (fdopen, fflush, setvbuf for set_log_stream).
 libc = _Symbols(ffi.dlopen(None))
