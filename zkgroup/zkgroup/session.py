@@ -14,7 +14,6 @@ client's own pings.
 """
 
 import base64
-import functools
 import hashlib
 import logging
 import os
@@ -140,9 +139,10 @@ class Session(object):
     def exists_many(self, paths, timeout=None):
         """The stats of many nodes (None for a missing one), in order.
 
-        All requests go out before the first reply is awaited: a thousand
-        stats cost a few round trips, not a thousand.  ``timeout`` (s)
-        bounds the wait (default: twice the session timeout).
+        One burst (the binding's aexists_many): all requests go out before
+        the first reply is handled, a thousand stats cost a few round trips,
+        not a thousand.  ``timeout`` (s) bounds the wait (default: twice
+        the session timeout).
         """
         paths = list(paths)
         if not paths:
@@ -150,25 +150,20 @@ class Session(object):
         handle = self._handle
         if handle is None:
             raise zookeeper.ClosingException('session closed')
-        replies = [None] * len(paths)
-        left = [len(paths)]
         done = self.concurrency.event()
+        gathered = []
 
-        def collect(index, _handle, rc, stat=None):
-            # on the handle's one completion thread: no lock for the count
-            replies[index] = (rc, stat)
-            left[0] -= 1
-            if left[0] == 0:
-                self._dispatcher.post(done.set)
+        def collected(_handle, replies):
+            # on the completion thread, once
+            gathered.append(replies)
+            self._dispatcher.post(done.set)
 
-        for index, path in enumerate(paths):
-            zookeeper.aexists(handle, path, None,
-                              functools.partial(collect, index))
+        zookeeper.aexists_many(handle, paths, collected)
         if not done.wait(timeout or 2 * self.session_timeout()):
             raise zookeeper.OperationTimeoutException(
                 'no reply to %d exists requests' % len(paths))
         stats = []
-        for rc, stat in replies:
+        for rc, stat in gathered[0]:
             if rc == zookeeper.OK:
                 stats.append(stat)
             elif rc == zookeeper.NONODE:

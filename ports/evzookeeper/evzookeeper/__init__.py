@@ -819,23 +819,21 @@ class ZKSession(object):
     def exists_many(self, paths):
         """The stat dicts of many nodes (None for a missing one), in order.
 
-        Every request is sent before the first reply is awaited, and the
-        replies are gathered on the C client's completion thread, which
-        wakes the hub once, for the last one: a thousand stats cost a few
-        round trips, not a thousand, and no green thread, event or wake-up
-        per node.
+        One burst (the binding's aexists_many): every request is sent
+        before the first reply is handled, and the hub is woken once, for
+        the last one: a thousand stats cost a few round trips, not a
+        thousand, and no green thread, event or wake-up per node.
         EXCEPTIONS: the first error other than NoNodeException,
             ClosingException.
         """
         paths = list(paths)
-        replies = [None] * len(paths)
         if not paths:
             return []
         handle = self._get_handle()
         call_id = next(self._call_ids)
         done = _event.Event()
         self._pending[call_id] = (done, handle)
-        left = [len(paths)]
+        gathered = []
 
         def finished():
             # on the hub
@@ -843,20 +841,13 @@ class ZKSession(object):
             if not done.ready():
                 done.send((handle, zookeeper.OK))
 
-        def collect(index, _handle, rc, stat=None):
-            # On the completion thread (one per handle, so the count needs
-            # no lock): store, and wake the hub for the last reply only.
-            replies[index] = (rc, stat)
-            left[0] -= 1
-            if left[0] == 0:
-                _post_event(self._bridge, finished)
+        def collected(_handle, replies):
+            # on the completion thread, once: wake the hub
+            gathered.append(replies)
+            _post_event(self._bridge, finished)
 
         try:
-            for index, path in enumerate(paths):
-                rc = zookeeper.aexists(handle, path, None,
-                                       functools.partial(collect, index))
-                if rc is not None and rc != zookeeper.OK:
-                    self._raise_exception(rc)
+            zookeeper.aexists_many(handle, paths, collected)
         except BaseException:
             # the replies of what was sent still come: not waited for
             self._pending.pop(call_id, None)
@@ -865,7 +856,7 @@ class ZKSession(object):
         if rc != zookeeper.OK:
             self._raise_exception(rc)  # closed meanwhile
         results = []
-        for rc, stat in replies:
+        for rc, stat in gathered[0]:
             if rc == zookeeper.OK:
                 results.append(stat)
             elif rc == zookeeper.NONODE:

@@ -577,6 +577,54 @@ class TestOperations(BindingTestCase):
         wait_until(lambda: zookeeper.exists(h, path) is not None)
         self.assertEqual(1, _client._context_count(h))   # session watcher
 
+    def test_aexists_many_answers_every_path_in_order_once(self):
+        h = self.zk.handle
+        names = ['n%03d' % i for i in range(300)]
+        for name in names[::2]:
+            zookeeper.create(h, self.root + '/' + name, name, ACL,
+                             zookeeper.EPHEMERAL if name.endswith('0')
+                             else 0)
+        result = Result()
+        self.assertEqual(zookeeper.OK, zookeeper.aexists_many(
+            h, (self.root + '/' + n for n in names), result))
+        handle, replies = result.wait()
+        self.assertIsNot(threading.main_thread(), result.thread)
+        self.assertEqual(h, handle)
+        self.assertEqual(len(names), len(replies))
+        for i, (rc, stat) in enumerate(replies):
+            if i % 2:
+                self.assertEqual((zookeeper.NONODE, None), (rc, stat))
+            else:
+                self.assertEqual(zookeeper.OK, rc)
+                self.assertEqual(len(names[i]), stat['dataLength'])
+                self.assertEqual(names[i].endswith('0'),
+                                 stat['ephemeralOwner'] != 0)
+        time.sleep(0.2)
+        self.assertEqual(1, len(result.calls))
+        empty = Result()
+        zookeeper.aexists_many(h, [], empty)
+        self.assertEqual((h, []), empty.wait())
+        self.assertRaises(TypeError, zookeeper.aexists_many, h, [], None)
+        # A path the binding refuses: nothing is called, what was sent is
+        # dropped.
+        refused = Result()
+        self.assertRaises(TypeError, zookeeper.aexists_many, h,
+                          [self.root, None], refused)
+        time.sleep(0.2)
+        self.assertEqual([], refused.calls)
+
+    def test_aexists_many_is_completed_by_close(self):
+        session = self.session()
+        result = Result()
+        zookeeper.aexists_many(session.handle,
+                               ['/zookeeper'] * 500, result)
+        session.close()
+        handle, replies = result.wait()
+        self.assertEqual(500, len(replies))
+        self.assertTrue(all(rc in (zookeeper.OK, zookeeper.CLOSING)
+                            for rc, _stat in replies), replies)
+        self.assertEqual(1, len(result.calls))
+
     def test_errors_are_mapped(self):
         h = self.zk.handle
         path = self.root + '/e'

@@ -100,7 +100,7 @@ from zookeeper._client import (  # noqa: F401
     init, close, state, client_id, recv_timeout, is_unrecoverable,
     set_watcher, zerror, add_auth,
     acreate, adelete, aexists, aget, aset, aget_children, async_,
-    aget_acl, aset_acl,
+    aget_acl, aset_acl, aexists_many,
     create, delete, exists, get, set, set2, get_children, get_acl, set_acl,
     set_log_stream, set_debug_level, deterministic_conn_order)
 
