@@ -27,6 +27,11 @@ QUORUM_MAIN = 'org.apache.zookeeper.server.quorum.QuorumPeerMain'
 # Debian's zookeeper.jar lists the Netty jars the plain factory needs, not
 # netty-codec, which Netty's SslHandler needs (same package, libnetty-java).
 TLS_CLASSPATH = ':/usr/share/java/netty-codec.jar'
+# Debian's classpath has no SLF4J binding: ZooKeeper's own log is empty.
+# tools/zkserver adds log4j's, so that a server that dies says why; the
+# test fixtures go without (thousands of sessions' INFO lines).
+LOG_JARS = ('/usr/share/java/slf4j-log4j12.jar',
+            '/usr/share/java/log4j-1.2.jar')
 
 
 class ZooKeeperNotInstalled(Exception):
@@ -196,10 +201,12 @@ class _ServerProcess(ServerProcess):
     heap = '256m'  # -Xmx: plenty for tests; 10,000 sessions need more
 
     def __init__(self, base_dir, main_class, config, myid=None,
-                 client_port=None, host='127.0.0.1', tls=None):
+                 client_port=None, host='127.0.0.1', tls=None,
+                 java_log=False):
         super(_ServerProcess, self).__init__(
             os.path.join(base_dir, 'server.log'))
         self.tls = tls  # TLSCertificates: the client port speaks TLS only
+        self.java_log = java_log
         self.base_dir = base_dir
         self.main_class = main_class
         self.host = host
@@ -222,7 +229,9 @@ class _ServerProcess(ServerProcess):
                '-Dzookeeper.log.dir=%s' % self.base_dir,
                '-Dzookeeper.root.logger=INFO,CONSOLE',
                '-Dzookeeper.admin.enableServer=false',
-               '-cp', _classpath() + (TLS_CLASSPATH if self.tls else ''),
+               '-cp', _classpath() + (TLS_CLASSPATH if self.tls else '') +
+               ''.join(':' + jar for jar in LOG_JARS
+                       if self.java_log and os.path.isfile(jar)),
                self.main_class, self.config_path]
         self.launch(cmd)
 
@@ -269,11 +278,12 @@ class ZooKeeperServer(_Deployment):
     20 ticks.  Tests use a small tick so that expiries take a second, and the
     production 2000 ms where the defaults themselves are under test.
     tls (TLSCertificates): the port is a secureClientPort, TLS only.
+    java_log: ZooKeeper's own log in server.log (log4j; see LOG_JARS).
     """
 
     def __init__(self, tick_time=200, port=None, base_dir=None,
                  host='127.0.0.1', max_client_cnxns=0, extra_config=None,
-                 tls=None, heap=None):
+                 tls=None, heap=None, java_log=False):
         self.tick_time = tick_time
         self.host = host
         self.port = port or free_port(host)
@@ -283,7 +293,7 @@ class ZooKeeperServer(_Deployment):
                                 max_client_cnxns) + list(extra_config or [])
         self._server = _ServerProcess(self.base_dir, STANDALONE_MAIN, config,
                                       client_port=self.port, host=host,
-                                      tls=tls)
+                                      tls=tls, java_log=java_log)
         self.tls = tls
         if heap:
             self._server.heap = heap
@@ -601,7 +611,7 @@ def _main(argv):
               % args.port, file=sys.stderr)
         return 2
     server = ZooKeeperServer(tick_time=args.tick_time, port=args.port,
-                             base_dir=args.dir)
+                             base_dir=args.dir, java_log=True)
     try:
         server.start()
         if not server.running:

@@ -155,3 +155,27 @@ class ZkServerCommandTestCase(test_zk_workers.ZkCloudTestBase):
         self.assertTrue(time.time() - start < 30)
         self.assertEqual('imok', zkserver.four_letter('127.0.0.1',
                                                       self.zk.port, 'ruok'))
+
+    def test_server_that_dies_at_start_shows_its_log(self):
+        # A port bound but not listening: the check that another server
+        # answers there passes, and ZooKeeper cannot bind it.
+        import socket
+        import subprocess
+        holder = socket.socket()
+        self.addCleanup(holder.close)
+        holder.bind(('127.0.0.1', 0))
+        port = holder.getsockname()[1]
+        root = os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.dirname(os.path.abspath(__file__)))))
+        state = os.path.join(self.state_path, 'zkserver-dies')
+        proc = subprocess.Popen(
+            [sys.executable, '-m', 'nova.tests.zkserver', 'start', '--port',
+             str(port), '--dir', state], cwd=root,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out = proc.communicate(timeout=120)[0].decode('utf-8', 'replace')
+        self.assertNotEqual(0, proc.returncode, out)
+        self.assertNotIn('zkserver: started', out)
+        self.assertIn('its log is %s' % state, out)
+        # ZooKeeper's own words on why it stopped, from its log
+        self.assertIn('Address already in use', out)
+        self.assertFalse(os.path.exists(os.path.join(state, 'server.pid')))
