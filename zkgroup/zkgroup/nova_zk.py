@@ -41,6 +41,7 @@ import uuid
 
 from oslo_config import cfg
 from oslo_log import log as logging
+import zookeeper
 
 import nova.conf
 from nova import exception
@@ -81,7 +82,18 @@ zk_driver_opts = [
                 default=True,
                 help='With auth_digest: whether clients without the '
                      'credentials may read the group membership (read only)'),
+    cfg.StrOpt('ssl_ca_file',
+               help='TLS: the CA (PEM) that signed the ZooKeeper servers\' '
+                    'certificates; with ssl_cert_file and ssl_key_file the '
+                    'session goes over TLS (address: the secureClientPort). '
+                    'Needs a ZooKeeper C client built with OpenSSL'),
+    cfg.StrOpt('ssl_cert_file',
+               help='TLS: the client certificate (PEM) shown to ZooKeeper'),
+    cfg.StrOpt('ssl_key_file',
+               help='TLS: the private key (PEM) of ssl_cert_file'),
 ]
+
+_TLS_OPTIONS = ('ssl_ca_file', 'ssl_cert_file', 'ssl_key_file')
 
 CONF = nova.conf.CONF
 CONF.register_opts(zk_driver_opts, group='zookeeper')
@@ -120,6 +132,34 @@ def _check_config():
     if conf.auth_digest is not None and ':' not in conf.auth_digest:
         raise ZooKeeperConfigError(reason=_(
             '[zookeeper] auth_digest must be user:password'))
+    _tls_certificates()
+
+
+def _tls_certificates():
+    """The C client's "ca,cert,key" for [zookeeper] ssl_*, None if unset."""
+    values = [getattr(CONF.zookeeper, option) for option in _TLS_OPTIONS]
+    if not any(values):
+        return None
+    for option, value in zip(_TLS_OPTIONS, values):
+        if not value:
+            raise ZooKeeperConfigError(reason=_(
+                '[zookeeper] %s is not set: TLS needs ssl_ca_file, '
+                'ssl_cert_file and ssl_key_file (the ZooKeeper C client '
+                'always presents a certificate)') % option)
+        if ',' in value:
+            raise ZooKeeperConfigError(reason=_(
+                '[zookeeper] %(opt)s %(val)s: the ZooKeeper C client cannot '
+                'take a path with a comma') % {'opt': option, 'val': value})
+        if not os.path.isfile(value) or not os.access(value, os.R_OK):
+            raise ZooKeeperConfigError(reason=_(
+                '[zookeeper] %(opt)s %(val)s: no such file, or it cannot be '
+                'read') % {'opt': option, 'val': value})
+    if not hasattr(zookeeper, 'init_ssl'):
+        raise ZooKeeperConfigError(reason=_(
+            '[zookeeper] ssl_ca_file is set, but %s has no zookeeper_init_ssl '
+            '(a C client built without OpenSSL): tools/build_zk_tls.sh builds '
+            'one, point ZOOKEEPER_C_LIBRARY at it') % zookeeper.LIBRARY)
+    return ','.join(values)
 
 
 def _host_of(node_name):
@@ -174,13 +214,18 @@ class ZooKeeperDriver(base.Driver):
         with self._lock:
             if self._session is None or self._session.closed:
                 conf = CONF.zookeeper
+                certs = _tls_certificates()
                 self._session = zksession.Session(
                     conf.address, self._model,
                     recv_timeout_ms=conf.recv_timeout,
                     auth_digest=conf.auth_digest,
-                    world_read=conf.acl_world_read, name='nova-zk')
+                    world_read=conf.acl_world_read, name='nova-zk',
+                    ssl=certs)
                 LOG.info('ZooKeeper servicegroup driver: session to %s '
-                         '(%s mode)', conf.address, self._model.name)
+                         '(%s mode)%s', conf.address, self._model.name,
+                         ', over TLS, servers verified against the CA %s '
+                         '(the certificate chain, not the host name)'
+                         % conf.ssl_ca_file if certs else '')
             return self._session
 
     def _group_path(self, group):

@@ -69,11 +69,17 @@ def give_up_after(session_timeout_s):
 
 
 class Session(object):
-    """A ZooKeeper session for ``address`` ("h1:p1,h2:p2[/chroot]")."""
+    """A ZooKeeper session for ``address`` ("h1:p1,h2:p2[/chroot]").
+
+    ``ssl``: the C client's certificate string "ca,cert,key" to open every
+    handle over TLS (``zookeeper.init_ssl``, a C client built with OpenSSL).
+    """
 
     def __init__(self, address, concurrency, recv_timeout_ms=4000,
-                 auth_digest=None, world_read=True, name='zkgroup'):
+                 auth_digest=None, world_read=True, name='zkgroup',
+                 ssl=None):
         self.address = address
+        self.ssl = ssl
         self.concurrency = concurrency
         self.recv_timeout_ms = recv_timeout_ms
         self._auth = auth_digest
@@ -200,8 +206,13 @@ class Session(object):
     # -- life -------------------------------------------------------------
 
     def _open(self):
-        handle = zookeeper.init(self.address, self._session_watcher,
-                                self.recv_timeout_ms)
+        if self.ssl:
+            handle = zookeeper.init_ssl(self.address, self.ssl,
+                                        self._session_watcher,
+                                        self.recv_timeout_ms)
+        else:
+            handle = zookeeper.init(self.address, self._session_watcher,
+                                    self.recv_timeout_ms)
         if self._auth:
             zookeeper.add_auth(handle, 'digest', self._auth, None)
         self._handle = handle

@@ -366,3 +366,66 @@ class TLSAuthTestCase(TLSTestBase):
         self.assertEqual('NoAuth', result['forge'])
         self.assertEqual(':-)', the_cloud.state_of('node-a'))
         self.assertNotIn(SECRET.split(':')[1], the_cloud.worker_log('node-a'))
+
+
+# zkgroup (the session and membership of the Nova 34 driver) over TLS, in
+# threading mode: a member with nova's credentials, a group that sees it,
+# and the member's return after its session expired (a new handle, over
+# TLS again).  Prints JSON.
+ZKGROUP_SCRIPT = r'''
+import json, sys, time
+import zookeeper
+from zkgroup import concurrency, membership, session as zksession
+address, certs, secret, group = sys.argv[1:5]
+model = concurrency.get('threading')
+s = zksession.Session(address, model, recv_timeout_ms=1000,
+                      auth_digest=secret, ssl=certs)
+out = {'connected': s.wait_connected(20)}
+member = membership.Member(s, group, 'node-tls', retry_interval=0.5)
+watched = membership.Group(s, group, retry_interval=0.5)
+out['joined'] = member.joined.wait(20)
+deadline = time.time() + 20
+while 'node-tls' not in (watched.members() or {}) and time.time() < deadline:
+    time.sleep(0.05)
+out['seen'] = sorted(watched.members() or {})
+old = s.session_id
+twin = zookeeper.init_ssl(address, certs, None, 1000,
+                          zookeeper.client_id(s.handle))
+deadline = time.time() + 40
+while zookeeper.state(twin) != zookeeper.CONNECTED_STATE and \
+        time.time() < deadline:
+    time.sleep(0.05)
+zookeeper.close(twin)
+deadline = time.time() + 40
+while time.time() < deadline:
+    if s.session_id not in (None, old) and member.joined.is_set() and \
+            'node-tls' in (watched.members() or {}):
+        break
+    time.sleep(0.05)
+out['new_session'] = s.session_id not in (None, old)
+out['rejoined'] = member.joined.is_set()
+out['seen_after'] = sorted(watched.members() or {})
+acl = zookeeper.get_acl(s.handle, group + '/node-tls')[1]
+out['acl_schemes'] = sorted(set(entry['scheme'] for entry in acl))
+member.leave()
+s.close()
+print(json.dumps(out))
+'''
+
+
+class TLSZkgroupTestCase(TLSTestBase):
+    """The Nova 34 driver's session layer on the TLS build."""
+
+    def test_member_and_group_over_tls_across_an_expiry(self):
+        proc = subprocess.Popen(
+            [sys.executable, '-c', ZKGROUP_SCRIPT, ZK.address,
+             cert_string(), SECRET, self.prefix + '/compute'],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cloud._env())
+        out, err = proc.communicate(timeout=150)
+        err = err.decode('utf-8', 'replace')
+        self.assertEqual(0, proc.returncode, err)
+        got = json.loads(out.decode('utf-8').strip().splitlines()[-1])
+        self.assertEqual({'connected': True, 'joined': True,
+                          'seen': ['node-tls'], 'new_session': True,
+                          'rejoined': True, 'seen_after': ['node-tls'],
+                          'acl_schemes': ['digest', 'world']}, got, err)

@@ -108,6 +108,32 @@ class ZKServiceGroupTestCase(test.NoDBTestCase):
         exc = self.assertRaises(zk.ZooKeeperConfigError, servicegroup.API)
         self.assertIn('[zookeeper] address is not set', str(exc))
 
+    def test_tls_options_are_checked_at_start(self):
+        pem = self.useFixture(fixtures.TempDir()).path
+        files = {}
+        for option in ('ssl_ca_file', 'ssl_cert_file', 'ssl_key_file'):
+            files[option] = os.path.join(pem, option + '.pem')
+            with open(files[option], 'w') as f:
+                f.write('-----BEGIN CERTIFICATE-----\n')
+        self.flags(ssl_ca_file=files['ssl_ca_file'], group='zookeeper')
+        exc = self.assertRaises(zk.ZooKeeperConfigError, servicegroup.API)
+        self.assertIn('[zookeeper] ssl_cert_file is not set', str(exc))
+        self.flags(ssl_cert_file=files['ssl_cert_file'],
+                   ssl_key_file=os.path.join(pem, 'missing.pem'),
+                   group='zookeeper')
+        exc = self.assertRaises(zk.ZooKeeperConfigError, servicegroup.API)
+        self.assertIn('[zookeeper] ssl_key_file %s: no such file'
+                      % os.path.join(pem, 'missing.pem'), str(exc))
+        self.flags(ssl_key_file=files['ssl_key_file'], group='zookeeper')
+        if hasattr(zookeeper, 'init_ssl'):
+            self.assertIsNotNone(servicegroup.API())
+        else:
+            # the stock Debian C client: no TLS, and it says so at start
+            exc = self.assertRaises(zk.ZooKeeperConfigError,
+                                    servicegroup.API)
+            self.assertIn('no zookeeper_init_ssl', str(exc))
+            self.assertIn('ZOOKEEPER_C_LIBRARY', str(exc))
+
     def test_unreachable_is_unknown_never_down(self):
         self.flags(address='127.0.0.1:1', group='zookeeper')
         api = servicegroup.API()
