@@ -417,8 +417,11 @@ def reads_section(results, plot):
              'command (a new Python process), next to `nova-manage service '
              'list --host no-such-host` (the same start-up and query, no '
              'row to ask the driver about; for zk not even a session), '
-             'medians of %s runs each.' % (_reads_n(results),
-                                           _reads_runs(results)),
+             'medians of %s runs each. Those runs find the zk driver\'s '
+             'members cache (`[zookeeper] members_cache_dir`) that the run '
+             'before left, as an operator\'s second command does; "first '
+             'list" is one run without it (zk reads every member node '
+             'then).' % (_reads_n(results), _reads_runs(results)),
              '']
     ok, failures = _split(results, 'reads')
     runs = sorted(ok, key=lambda r: (r['n'], READS_DRIVERS.index(_kind(r))))
@@ -457,6 +460,11 @@ def reads_section(results, plot):
          lambda c: '%d up, %d down' % tuple(c) if c else '-'),
         ('service list vs db', lambda r: vs('db', 'manage')(r)
          if r.get('manage') else '-'),
+        ('first list s', 'manage_first', _or_dash(_num)),
+        ('first vs db', lambda r: _ratio(
+            r.get('manage_first'),
+            (by_name.get(_peer(r['name'], 'db')) or {}).get('manage_first'))
+         if r.get('manage_first') else '-'),
     ], runs))
     lines.append('')
     said = ['%d members: %s us median, %s the db driver\'s, %s '

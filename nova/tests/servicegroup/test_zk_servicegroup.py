@@ -188,6 +188,8 @@ class ZKServiceGroupTestCase(test.TestCase):
                    sg_retry_interval=1, group="zookeeper")
         self.prefix = '/sg-%s' % self.id().rsplit('.', 1)[-1]
         self.flags(sg_prefix=self.prefix, group='zookeeper')
+        self.cache_dir = os.path.join(self.tmp_dir, 'zk-members')
+        self.flags(members_cache_dir=self.cache_dir, group='zookeeper')
         self.addCleanup(self._forget_driver)
 
     def _forget_driver(self):
@@ -563,6 +565,70 @@ class ZKServiceGroupTestCase(test.TestCase):
         reader = self.zk.ZooKeeperDriver()
         self.addCleanup(reader.cleanup)
         self.assertEqual(['late', 'live'], sorted(reader.get_all('compute')))
+
+    def _read_cost(self):
+        """(members a new reader sees, requests the server got meanwhile)."""
+        server = zk_server()
+
+        def received():
+            return int(zkserver.mntr(server.host, server.port)[
+                'zk_packets_received'])
+        before = received()
+        reader = self.zk.ZooKeeperDriver()
+        try:
+            members = sorted(reader.get_all('compute'))
+        finally:
+            reader.cleanup()
+        return members, received() - before
+
+    def test_new_reader_takes_the_cached_list_while_nobody_came_or_went(self):
+        holder = self._open_session()
+        group = self.prefix + '/compute'
+        creator = self.zk.ZooKeeperDriver()
+        self.addCleanup(creator.cleanup)
+        creator._ensure_group('compute', group)
+        hosts = ['h%02d' % i for i in range(60)]
+        for host in hosts:
+            holder.create(group + '/' + host, b'',
+                          acl=[evzookeeper.ZOO_OPEN_ACL_UNSAFE],
+                          flags=zookeeper.EPHEMERAL)
+        members, cold = self._read_cost()
+        self.assertEqual(hosts, members)
+        self.assertTrue(cold > 60, cold)
+        if ORIGINAL_LIBS:
+            # evzookeeper 0.4.0's monitor keeps no snapshot: no cache
+            self.assertFalse(os.path.exists(self.cache_dir))
+            return
+        files = os.listdir(self.cache_dir)
+        self.assertEqual(1, len(files))
+        cache = os.path.join(self.cache_dir, files[0])
+        self.assertEqual(0o600, os.stat(cache).st_mode & 0o777)
+        self.assertEqual(0o700, os.stat(self.cache_dir).st_mode & 0o777)
+        members, warm = self._read_cost()
+        self.assertEqual(hosts, members)
+        self.assertTrue(warm < 20, (warm, cold))
+        # a member's node replaced by a forged persistent one: the names
+        # are the same, the children are not; the new list is cached
+        holder.delete(group + '/h00')
+        holder.create(group + '/h00', b'',
+                      acl=[evzookeeper.ZOO_OPEN_ACL_UNSAFE])
+        members, cost = self._read_cost()
+        self.assertEqual(hosts[1:], members)
+        self.assertTrue(cost > 60, cost)
+        self.assertEqual(hosts[1:], self._read_cost()[0])
+        # a file others may write is not trusted, and is written anew
+        os.chmod(cache, 0o666)
+        members, cost = self._read_cost()
+        self.assertEqual(hosts[1:], members)
+        self.assertTrue(cost > 60, cost)
+        self.assertEqual(0o600, os.stat(cache).st_mode & 0o777)
+
+    def test_no_members_cache_when_its_dir_is_empty(self):
+        self.flags(members_cache_dir='', group='zookeeper')
+        api = servicegroup.API()
+        api.join('h1', 'compute')
+        self.assertEqual(['h1'], self._read_cost()[0])
+        self.assertFalse(os.path.exists(self.cache_dir))
 
     def test_name_that_flips_from_persistent_to_ephemeral_is_up(self):
         # An operator removes a leftover persistent node and the worker

@@ -109,6 +109,78 @@ class TestReadCost(LiveMembersTestCase):
         self.assertTrue(membership.MembershipMonitor.live_members_only)
 
 
+class TestSnapshot(LiveMembersTestCase):
+    """A monitor seeded with an earlier monitor's snapshot() (another
+    process, in the driver) asks about no child while the group's children
+    have not changed, and about every child when they have."""
+
+    def populated(self, writer, names):
+        writer.create(self.base, b'ZKMembers')
+        for name in names:
+            writer.create('%s/%s' % (self.base, name), b'', flags=EPHEMERAL)
+        writer.create(self.base + '/ghost', b'')
+
+    def read(self, known):
+        reader = self.session()
+        batches = []
+        reader.exists_many = counting(reader.exists_many, batches)
+        monitor = membership.MembershipMonitor(reader, self.base,
+                                               known=known)
+        members = monitor.wait_until_ready(5)
+        return monitor, members, sum(len(paths) for paths in batches)
+
+    def test_unchanged_children_are_not_asked_about(self):
+        writer = self.session()
+        self.populated(writer, ['a', 'b', 'c'])
+        first, members, asked = self.read({})
+        self.assertEqual(({'a', 'b', 'c'}, 4), (members, asked))
+        snapshot = first.snapshot()
+        self.assertEqual(0, snapshot['owners']['ghost'])
+        self.assertEqual(writer.client_id()[0], snapshot['owners']['a'])
+        second, members, asked = self.read(snapshot)
+        self.assertEqual(({'a', 'b', 'c'}, 0), (members, asked))
+        self.assertEqual(snapshot, second.snapshot())
+        # and it watches as any monitor does
+        writer.create(self.base + '/d', b'', flags=EPHEMERAL)
+        fx.wait_for(lambda: second.get_all() == {'a', 'b', 'c', 'd'}, 5, 'd')
+
+    def test_a_forged_node_in_place_of_a_member_is_not_taken(self):
+        # a worker's node deleted and a persistent one of its name forged
+        # after the snapshot: same names, but the children changed
+        writer = self.session()
+        self.populated(writer, ['a', 'b'])
+        snapshot = self.read({})[0].snapshot()
+        writer.delete(self.base + '/a')
+        writer.create(self.base + '/a', b'')
+        monitor, members, asked = self.read(snapshot)
+        self.assertEqual(({'b'}, 3), (members, asked))
+        self.assertNotEqual(snapshot, monitor.snapshot())
+
+    def test_a_group_created_again_is_read_again(self):
+        # the version includes the group node's creation: a group (or a
+        # whole tree) created again whose pzxid happens to match is not
+        # taken for the old one
+        writer = self.session()
+        self.populated(writer, ['a'])
+        snapshot = self.read({})[0].snapshot()
+        forged = dict(snapshot, version=[snapshot['version'][0] + 1] +
+                      snapshot['version'][1:])
+        self.assertEqual(({'a'}, 2), self.read(forged)[1:])
+
+    def test_malformed_snapshots_are_ignored(self):
+        writer = self.session()
+        self.populated(writer, ['a'])
+        for known in ({'version': 1}, {'owners': None}, {'x': 1}, []):
+            self.assertEqual(({'a'}, 2), self.read(known)[1:], known)
+
+    def test_no_snapshot_unless_asked(self):
+        writer = self.session()
+        self.populated(writer, ['a'])
+        monitor, members, asked = self.read(None)
+        self.assertEqual(({'a'}, 2), (members, asked))
+        self.assertIsNone(monitor.snapshot())
+
+
 class TestExistsMany(LiveMembersTestCase):
 
     def test_stats_in_order_none_for_missing(self):
