@@ -524,24 +524,37 @@ class ZKSession(object):
     def _check_state(self, reported=None):
         """Compare the handle's state with the last one seen; act on news.
 
-        Session watcher events are only hints: the state read here is the
-        truth, so that polling and events can be mixed.  Between two
-        connection attempts the C client (3.8) reads 0 although its event
-        said CONNECTING_STATE: then the event's state (``reported``) is
-        taken, or a lost connection would go unnoticed until the next
-        attempt, and with nothing polling while connected, for good.
+        ``reported`` is the state of a session event, and it wins: the C
+        client queues one event per transition, in order, and queues it
+        before it updates the live state (3.8 queues CONNECTING_STATE,
+        fails the requests in flight, and only then leaves
+        CONNECTED_STATE; between two attempts it reads 0).  Read while
+        that event is handled, the live state still says CONNECTED_STATE,
+        and a lost connection would go unnoticed for good.
+
+        Without an event (a poll) the live state is taken, but it may only
+        bring CONNECTED_STATE back where the event of it can be missing:
+        the first look at a new handle (events that came before
+        zookeeper.init() returned were dropped) and after a fork (the child
+        may take bytes from the pipe).  Anywhere else a poll inside that
+        window would undo the CONNECTING_STATE just reported; the
+        CONNECTED_STATE event always comes.
         """
         handle = self._zhandle
         if handle is None or self._closed:
             return
-        try:
-            state = zookeeper.state(handle)
-        except zookeeper.ZooKeeperException:
-            LOG.exception("ZooKeeper %s: reading the state of handle %s",
-                          self._host, handle)
-            return
-        if state == 0 and reported is not None:
+        if reported is not None:
             state = reported
+        else:
+            try:
+                state = zookeeper.state(handle)
+            except zookeeper.ZooKeeperException:
+                LOG.exception("ZooKeeper %s: reading the state of handle %s",
+                              self._host, handle)
+                return
+            if state == zookeeper.CONNECTED_STATE and \
+                    self._state is not None and not self._forked:
+                return
         if state == self._state or state == 0:
             return
         old, self._state = self._state, state

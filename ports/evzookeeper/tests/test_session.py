@@ -227,6 +227,21 @@ class TestCalls(SessionTestCase):
         self.assertTrue(s.is_connected())
         s.get('/')
 
+    def test_reported_loss_wins_over_the_live_state(self):
+        # The C client queues CONNECTING_STATE before it leaves
+        # CONNECTED_STATE: handled in between, the event must still count,
+        # and a poll in that window must not bring CONNECTED_STATE back
+        # (a reader then answered "up" for good with its server gone).
+        s = self.session()
+        self.assertEqual(zookeeper.CONNECTED_STATE, s.state())
+        s._check_state(zookeeper.CONNECTING_STATE)
+        self.assertFalse(s._connected())
+        s._on_tick()
+        self.assertFalse(s._connected())
+        self.assertTrue(s.is_connected())
+        s._check_state(zookeeper.CONNECTED_STATE)
+        self.assertTrue(s._connected())
+
 
 class _Records(logging.Handler):
 
