@@ -7,7 +7,8 @@ Run with the lane's Python (.venv-nova34).  It makes a scratch SQLite main
 database (and an API database with one cell mapping), with Nova's own
 migrations and objects, writes three service rows (node1 fresh, node2 last
 seen two hours ago, node3 disabled and seen two hours ago) and runs
-nova-zk-service-list (zkgroup's console script) with the ``db`` driver, one database and cells; with ``zk``
+nova-zk-service-list (zkgroup's console script) with the ``db`` driver,
+one database and cells; with ``zk``
 (when --zk is given and the patched Nova has the driver) while a separate
 process has joined node1 through Nova's servicegroup API; with ``zk`` and
 no ZooKeeper answering (exit 3, one line on stderr); and with a bad

@@ -177,7 +177,6 @@ def child_main(address, prefix, name):
     """
     null = open(os.devnull, 'w')
     session = new_session(address, null)
-    out = []
 
     def emit(line):
         print(line)
@@ -206,7 +205,7 @@ def child_main(address, prefix, name):
             cur = ('error:%s' % e.__class__.__name__, 0)
         if cur != last:
             emit('STATE %.2f %s 0x%x fds=%d' % (time.time() - T0, cur[0],
-                                                 cur[1], open_fds()))
+                                                cur[1], open_fds()))
             last = cur
         eventlet.sleep(0.1)
     return m
@@ -561,7 +560,7 @@ def main():
               '%.2fs' % (time.time() - t_kill) if took is not None
               else 'not within %.0fs' % limit, RECV_TIMEOUT / 1000.0))
 
-    # -- 4. fds ----------------------------------------------------------------
+    # -- 4. fds ---------------------------------------------------------------
     fds_before = open_fds()
     for _ in range(200):
         s_mon.get_children(prefix)
@@ -596,7 +595,7 @@ def main():
             check(False, 'member re-joined after its session expired (%s)'
                   % mode)
     say('expiry results: %s', ', '.join('%s=%s' % (m, results[m])
-                                         for m in modes) or 'skipped')
+                                        for m in modes) or 'skipped')
 
     # -- 6. connection loss without expiry -------------------------------
     if args.zk_pid and not args.no_blip:
