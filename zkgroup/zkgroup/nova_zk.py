@@ -195,6 +195,9 @@ class ZooKeeperDriver(base.Driver):
         self._groups = {}
         self._members = {}
         atexit.register(self._close_at_exit)
+        # once per fork rather than a getpid() in every is_up (the
+        # scheduler's hot path)
+        os.register_at_fork(after_in_child=self._forked)
 
     # -- the session -------------------------------------------------------
 
@@ -202,15 +205,13 @@ class ZooKeeperDriver(base.Driver):
         """In a child of the process that opened the session: the parent's
         session, groups and members are not this process's (the binding
         forgets inherited handles; their threads did not cross the fork)."""
-        if self._pid != os.getpid():
-            self._pid = os.getpid()
-            self._lock = self._model.lock()
-            self._session = None
-            self._groups = {}
-            self._members = {}
+        self._pid = os.getpid()
+        self._lock = self._model.lock()
+        self._session = None
+        self._groups = {}
+        self._members = {}
 
     def _get_session(self):
-        self._forked()
         with self._lock:
             if self._session is None or self._session.closed:
                 conf = CONF.zookeeper
@@ -268,7 +269,6 @@ class ZooKeeperDriver(base.Driver):
 
     def leave(self, member, group):
         """Take ``member`` out of ``group`` now; False if it was not in."""
-        self._forked()
         joined = self._members.pop((member, group), None)
         if joined is None:
             return False
@@ -280,7 +280,6 @@ class ZooKeeperDriver(base.Driver):
 
     def _members_of(self, topic):
         """host -> newest join time (ms) of the topic's live members."""
-        self._forked()
         group = self._groups.get(topic)
         if group is None:
             names.check('topic', topic)

@@ -92,6 +92,7 @@ class Session(object):
         self._session_id = None
         self._away_since = None
         self._closed = False
+        self._opening = False
         self._outage_logged = False
         self._dispatcher = concurrency.dispatcher(name)
         self._open()
@@ -206,17 +207,21 @@ class Session(object):
     # -- life -------------------------------------------------------------
 
     def _open(self):
-        if self.ssl:
-            handle = zookeeper.init_ssl(self.address, self.ssl,
-                                        self._session_watcher,
+        self._opening = True
+        try:
+            if self.ssl:
+                handle = zookeeper.init_ssl(self.address, self.ssl,
+                                            self._session_watcher,
+                                            self.recv_timeout_ms)
+            else:
+                handle = zookeeper.init(self.address, self._session_watcher,
                                         self.recv_timeout_ms)
-        else:
-            handle = zookeeper.init(self.address, self._session_watcher,
-                                    self.recv_timeout_ms)
-        if self._auth:
-            zookeeper.add_auth(handle, 'digest', self._auth, None)
-        self._handle = handle
-        self._away_since = None
+            if self._auth:
+                zookeeper.add_auth(handle, 'digest', self._auth, None)
+            self._handle = handle
+            self._away_since = None
+        finally:
+            self._opening = False
         LOG.debug('%s: opened handle %d to %s', self._name, handle,
                   self.address)
 
@@ -224,7 +229,17 @@ class Session(object):
         self._dispatcher.post(self._on_state, handle, state)
 
     def _on_state(self, handle, state):
-        if handle != self._handle or self._closed:
+        # _opening is read before _handle: _open() clears it only after it
+        # stored the new handle, so an event of that handle is never lost
+        opening = self._opening
+        if self._closed:
+            return
+        if handle != self._handle:
+            if opening:
+                # The C client can connect before init() has returned the
+                # handle to _open() (under threading, on another thread):
+                # dropped, the session would never read connected.
+                self._dispatcher.post(self._on_state, handle, state)
             return
         if state == zookeeper.CONNECTED_STATE:
             session_id = zookeeper.client_id(handle)[0]

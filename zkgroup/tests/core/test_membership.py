@@ -6,9 +6,11 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 import unittest
 
+import fixtures
 import zookeeper
 
 from nova.tests import zkserver
@@ -25,18 +27,6 @@ def _host(name):
     return name.rsplit('@', 1)[0]
 
 
-class _Records(logging.Handler):
-    def __init__(self):
-        logging.Handler.__init__(self, logging.DEBUG)
-        self.records = []
-
-    def emit(self, record):
-        self.records.append(record)
-
-    def messages(self, level=logging.WARNING):
-        return [r.getMessage() for r in self.records if r.levelno >= level]
-
-
 class _MembershipTests(object):
     model_name = None
 
@@ -51,9 +41,10 @@ class _MembershipTests(object):
     def setUp(self):
         self.model = concurrency.get(self.model_name)
         self.prefix = '/t%d-%s' % (os.getpid(), self.id().rsplit('.', 1)[-1])
-        self.log = _Records()
-        logging.getLogger('zkgroup').addHandler(self.log)
-        self.addCleanup(logging.getLogger('zkgroup').removeHandler, self.log)
+        self.log = fixtures.FakeLogger(name='zkgroup', level=logging.WARNING,
+                                       format='%(message)s')
+        self.log.setUp()
+        self.addCleanup(self.log.cleanUp)
 
     def session(self, address=None, **kwargs):
         s = zksession.Session(address or self.server.address, self.model,
@@ -126,8 +117,7 @@ class _MembershipTests(object):
         admin.call(zookeeper.delete, m.path)
         self.wait(lambda: admin.call(zookeeper.exists, m.path, None)
                   is not None, 5, 'node re-created')
-        self.assertTrue(any('deleted by someone else' in msg
-                            for msg in self.log.messages()))
+        self.assertIn('deleted by someone else', self.log.output)
 
     def test_processes_of_one_host_share_its_liveness(self):
         reader = self.group(self.session())
@@ -171,7 +161,7 @@ class _MembershipTests(object):
         _expire(s)
         self.wait(lambda: s.session_id not in (None, old), 10, 'new session')
         self.wait(lambda: 'h1' in (reader.members() or {}), 5, 'h1 back')
-        self.assertTrue(any('expired' in msg for msg in self.log.messages()))
+        self.assertIn('expired', self.log.output)
 
     def test_unknown_while_away_then_known_again(self):
         server = zkserver.ZooKeeperServer(tick_time=TICK_MS).start()
@@ -208,8 +198,7 @@ class _MembershipTests(object):
         took = self.wait(lambda: 'h1' in (reader.members() or {}), 20,
                          'h1 on the fresh server')
         self.assertNotEqual(old, s.session_id)
-        self.assertTrue(any('giving it up' in msg
-                            for msg in self.log.messages()), took)
+        self.assertIn('giving it up', self.log.output, took)
 
     def patch(self, obj, name, value):
         old = getattr(obj, name)
@@ -232,6 +221,27 @@ def _expire(s):
 
 class ThreadingMembershipTest(_MembershipTests, unittest.TestCase):
     model_name = 'threading'
+
+    def test_connected_before_init_returned(self):
+        # The C client may connect before init() has returned the handle to
+        # the session (its caller preempted): that first event must count.
+        real_init = zookeeper.init
+        forwarded = threading.Event()
+
+        def slow_init(address, watcher, timeout):
+            def watch(*args):
+                watcher(*args)
+                forwarded.set()
+            handle = real_init(address, watch, timeout)
+            self.assertTrue(forwarded.wait(10), 'no session event')
+            time.sleep(0.2)  # for the dispatcher to look at it first
+            return handle
+        zookeeper.init = slow_init
+        self.addCleanup(setattr, zookeeper, 'init', real_init)
+        s = zksession.Session(self.server.address, self.model, TIMEOUT_MS)
+        self.addCleanup(s.close)
+        self.assertTrue(s.wait_connected(5), 'the first event was lost')
+        self.assertIsNotNone(s.session_id)
 
 
 class EventletMembershipTest(_MembershipTests, unittest.TestCase):
