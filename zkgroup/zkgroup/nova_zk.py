@@ -190,7 +190,6 @@ class ZooKeeperDriver(base.Driver):
         self._model = concurrency.get(
             'threading' if utils.concurrency_mode_threading() else 'eventlet')
         self._lock = self._model.lock()
-        self._pid = os.getpid()
         self._session = None
         self._groups = {}
         self._members = {}
@@ -205,7 +204,6 @@ class ZooKeeperDriver(base.Driver):
         """In a child of the process that opened the session: the parent's
         session, groups and members are not this process's (the binding
         forgets inherited handles; their threads did not cross the fork)."""
-        self._pid = os.getpid()
         self._lock = self._model.lock()
         self._session = None
         self._groups = {}
@@ -325,6 +323,6 @@ class ZooKeeperDriver(base.Driver):
     # -- the end -----------------------------------------------------------
 
     def _close_at_exit(self):
-        if self._pid == os.getpid() and self._session is not None:
+        if self._session is not None:
             self._members = {}
             self._session.close()

@@ -92,7 +92,8 @@ class Session(object):
         self._session_id = None
         self._away_since = None
         self._closed = False
-        self._opening = False
+        # held by _open() until the new handle is stored (see _on_state)
+        self._open_lock = concurrency.lock()
         self._outage_logged = False
         self._dispatcher = concurrency.dispatcher(name)
         self._open()
@@ -207,8 +208,7 @@ class Session(object):
     # -- life -------------------------------------------------------------
 
     def _open(self):
-        self._opening = True
-        try:
+        with self._open_lock:
             if self.ssl:
                 handle = zookeeper.init_ssl(self.address, self.ssl,
                                             self._session_watcher,
@@ -220,8 +220,6 @@ class Session(object):
                 zookeeper.add_auth(handle, 'digest', self._auth, None)
             self._handle = handle
             self._away_since = None
-        finally:
-            self._opening = False
         LOG.debug('%s: opened handle %d to %s', self._name, handle,
                   self.address)
 
@@ -229,17 +227,13 @@ class Session(object):
         self._dispatcher.post(self._on_state, handle, state)
 
     def _on_state(self, handle, state):
-        # _opening is read before _handle: _open() clears it only after it
-        # stored the new handle, so an event of that handle is never lost
-        opening = self._opening
-        if self._closed:
-            return
-        if handle != self._handle:
-            if opening:
-                # The C client can connect before init() has returned the
-                # handle to _open() (under threading, on another thread):
-                # dropped, the session would never read connected.
-                self._dispatcher.post(self._on_state, handle, state)
+        # The C client can report on a handle before init() has returned it
+        # to _open() (under threading, on another thread): wait until it is
+        # stored, or the event is dropped and the session never reads
+        # connected.  (Under eventlet _open() does not yield: never held.)
+        with self._open_lock:
+            current = self._handle
+        if handle != current or self._closed:
             return
         if state == zookeeper.CONNECTED_STATE:
             session_id = zookeeper.client_id(handle)[0]
