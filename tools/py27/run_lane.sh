@@ -143,8 +143,13 @@ EOF
 filters=("$@")
 [ ${#filters[@]} -eq 0 ] && filters=(nova.tests.servicegroup)
 say "running Grizzly's ./run_tests.sh -N ${filters[*]}"
-./run_tests.sh -N "${filters[@]}" > "$WORK/run_tests.log" 2>&1
+# bounded: a hung test process (or a child it forked) would keep the
+# runner waiting for good; timeout signals its whole process group
+timeout --kill-after=10 "${LANE_UNITS_TIMEOUT:-600}" \
+    ./run_tests.sh -N "${filters[@]}" > "$WORK/run_tests.log" 2>&1
 runner_rc=$?
+[ $runner_rc -eq 124 ] || [ $runner_rc -eq 137 ] && \
+    say "Grizzly's run_tests.sh did not end within ${LANE_UNITS_TIMEOUT:-600} s; stopped"
 grep -v -e '^nova\.tests\.[^ ]*$' -e CryptographyDeprecationWarning \
     -e 'from cryptography import' "$WORK/run_tests.log" | tail -n 30
 testr last --subunit > "$WORK/servicegroup.subunit" 2>/dev/null
