@@ -31,6 +31,13 @@ GIVE_UP_MIN = 60.0
 #: ... and at least this many session timeouts.
 GIVE_UP_TIMEOUTS = 10
 
+#: Bounds (s) of the pause before opening a new session when the last
+#: attempt failed: zookeeper.init() raised (no server name resolves, say,
+#: in the outage that expired the session), or the last handle ended
+#: without ever connecting.  A session is never left without a handle.
+REOPEN_MIN = 0.5
+REOPEN_MAX = 30.0
+
 _AWAY_STATES = frozenset([zookeeper.CONNECTING_STATE,
                           zookeeper.ASSOCIATING_STATE,
                           zookeeper.NOTCONNECTED_STATE])
@@ -95,6 +102,10 @@ class Session(object):
         # held by _open() until the new handle is stored (see _on_state)
         self._open_lock = concurrency.lock()
         self._outage_logged = False
+        # whether the current handle ever connected, and how many handles
+        # in a row did not (what paces _replace)
+        self._handle_connected = False
+        self._fruitless = 0
         self._dispatcher = concurrency.dispatcher(name)
         self._open()
 
@@ -108,6 +119,12 @@ class Session(object):
     @property
     def closed(self):
         return self._closed
+
+    @property
+    def auth_user(self):
+        """The digest user this session authenticates as, or None (the
+        password is never shown)."""
+        return self._auth.split(':', 1)[0] if self._auth else None
 
     def is_connected(self):
         return self._connected.is_set()
@@ -209,16 +226,22 @@ class Session(object):
 
     def _open(self):
         with self._open_lock:
+            # init() resolves the server names: off the hub under eventlet
             if self.ssl:
-                handle = zookeeper.init_ssl(self.address, self.ssl,
-                                            self._session_watcher,
-                                            self.recv_timeout_ms)
+                handle = self.concurrency.blocking(
+                    zookeeper.init_ssl, self.address, self.ssl,
+                    self._session_watcher, self.recv_timeout_ms)
             else:
-                handle = zookeeper.init(self.address, self._session_watcher,
-                                        self.recv_timeout_ms)
+                handle = self.concurrency.blocking(
+                    zookeeper.init, self.address, self._session_watcher,
+                    self.recv_timeout_ms)
+            if self._closed:  # close() came while init() ran
+                self.concurrency.spawn(self._close_handle, handle)
+                return
             if self._auth:
                 zookeeper.add_auth(handle, 'digest', self._auth, None)
             self._handle = handle
+            self._handle_connected = False
             self._away_since = None
         LOG.debug('%s: opened handle %d to %s', self._name, handle,
                   self.address)
@@ -230,7 +253,7 @@ class Session(object):
         # The C client can report on a handle before init() has returned it
         # to _open() (under threading, on another thread): wait until it is
         # stored, or the event is dropped and the session never reads
-        # connected.  (Under eventlet _open() does not yield: never held.)
+        # connected.
         with self._open_lock:
             current = self._handle
         if handle != current or self._closed:
@@ -240,6 +263,8 @@ class Session(object):
             new = session_id != self._session_id
             self._session_id = session_id
             self._away_since = None
+            self._handle_connected = True
+            self._fruitless = 0
             self._connected.set()
             if self._outage_logged or new:
                 LOG.warning('%s: connected to ZooKeeper (%s), session 0x%x%s',
@@ -295,8 +320,35 @@ class Session(object):
         old = self._handle
         self._handle = None
         self.concurrency.spawn(self._close_handle, old)
+        if not self._handle_connected:
+            self._fruitless += 1
         if not self._closed:
-            self._open()
+            # off the dispatcher: init() may block, and a pause must not
+            # hold up the events of the members' watches
+            self.concurrency.spawn(self._reopen)
+
+    def _reopen(self):
+        """Open a new handle, after a pause growing with each failure
+        (a handle that ended without connecting, an init() that raised):
+        without the pause a server that refuses every session at once
+        would be asked again at once, for ever."""
+        failures = self._fruitless
+        while not self._closed:
+            if failures:
+                delay = min(REOPEN_MIN * 2 ** (failures - 1), REOPEN_MAX)
+                self.concurrency.sleep(delay)
+                if self._closed:
+                    return
+            try:
+                self._open()
+                return
+            except zookeeper.ZooKeeperException as exc:
+                failures += 1
+                LOG.warning('%s: cannot open a new ZooKeeper session to %s '
+                            '(%s); trying again in %.1f s', self._name,
+                            self.address, exc,
+                            min(REOPEN_MIN * 2 ** (failures - 1),
+                                REOPEN_MAX))
 
     def _close_handle(self, handle):
         try:
@@ -318,7 +370,8 @@ class Session(object):
             return
         self._closed = True
         self._connected.clear()
-        handle, self._handle = self._handle, None
+        with self._open_lock:  # a handle being opened is seen, or sees us
+            handle, self._handle = self._handle, None
         if handle is not None:
             self._close_handle(handle)
         self._notify('closed')
