@@ -11,6 +11,7 @@ A healthy member or group does no work at all between events.
 
 import logging
 import os
+import time
 
 import zookeeper
 
@@ -25,6 +26,33 @@ RETRIABLE = (zookeeper.ConnectionLossException,
              zookeeper.ClosingException)
 
 
+#: Refusals that mean "these credentials will not do" (the class exists
+#: in bindings that know the code, ZooKeeper 3.5 and later).
+_AUTH_REFUSALS = tuple(
+    getattr(zookeeper, name) for name in (
+        'AuthFailedException', 'NoAuthException',
+        'SessionClosedRequireSaslAuthException')
+    if hasattr(zookeeper, name))
+
+
+def _reason(exc, session):
+    """One line on why ZooKeeper refused, naming what to change."""
+    if isinstance(exc, _AUTH_REFUSALS):
+        if session.auth_user is None:
+            what = ('ZooKeeper (%s) refuses this client without credentials '
+                    '(set auth_digest)' % session.address)
+        else:
+            what = ('ZooKeeper (%s) refuses the digest identity %r (check '
+                    'auth_digest and the ACLs of the nodes)'
+                    % (session.address, session.auth_user))
+        return '%s: %s' % (what, exc)
+    return '%s: %s' % (type(exc).__name__, exc)
+
+
+def _now():
+    return time.monotonic()
+
+
 class _Reconciler(object):
     """One loop per object, on the session's concurrency model."""
 
@@ -37,6 +65,8 @@ class _Reconciler(object):
         self._lock = model.lock()
         self._done = model.event()
         self._stopped = False
+        #: Why ZooKeeper refused the last try (None after a success).
+        self.last_error = None
         self._watch_handle = None
         self._watch = session.watcher(self._watched)
         session.add_listener(self._on_session)
@@ -67,10 +97,22 @@ class _Reconciler(object):
 
     def _loop(self):
         timeout = 0
+        # After a refusal (not a lost connection) the next try waits for
+        # retry_interval even when the session wakes us: a server that
+        # closes the connection at each request (it enforces an auth
+        # scheme we lack) would otherwise be asked again at each reconnect,
+        # dozens of times a second.
+        hold_until = None
         try:
             while True:
                 self._wake.wait(timeout)
                 self._wake.clear()
+                if hold_until is not None and not self._stopped:
+                    left = hold_until - _now()
+                    if left > 0:
+                        timeout = left
+                        continue
+                hold_until = None
                 with self._lock:
                     if self._stopped or self.session.closed:
                         return
@@ -84,9 +126,9 @@ class _Reconciler(object):
                         LOG.debug('%s: %s; trying again', self.path, exc)
                         timeout = self.retry_interval
                     except zookeeper.ZooKeeperException as exc:
-                        LOG.warning('%s: %s; trying again in %s s',
-                                    self.path, exc, self.retry_interval)
+                        self._refused(exc)
                         timeout = self.retry_interval
+                        hold_until = _now() + timeout
                     except Exception:
                         # a bug must not end the loop in silence: the
                         # member would stay as it is for good
@@ -94,9 +136,23 @@ class _Reconciler(object):
                                       'in %s s', self.path,
                                       self.retry_interval)
                         timeout = self.retry_interval
+                    else:
+                        if self.last_error is not None:
+                            LOG.warning('%s: accepted again', self.path)
+                        self.last_error = None
         finally:
             self.session.remove_listener(self._on_session)
             self._done.set()
+
+    def _refused(self, exc):
+        """Say why, once per reason rather than at every try."""
+        reason = _reason(exc, self.session)
+        if reason != self.last_error:
+            LOG.error('%s: %s; trying again every %s s', self.path, reason,
+                      self.retry_interval)
+        else:
+            LOG.debug('%s: %s', self.path, reason)
+        self.last_error = reason
 
     def _disconnected(self):
         pass

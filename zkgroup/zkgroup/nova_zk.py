@@ -251,9 +251,11 @@ class ZooKeeperDriver(base.Driver):
             self._leave_on_stop(service, member, group)
         if not joined.joined.wait(session.recv_timeout_ms / 1000.0):
             LOG.warning('ZooKeeperDriver: %(id)s is not in the %(gr)s group '
-                        'yet (ZooKeeper %(addr)s); it keeps trying',
+                        'yet (ZooKeeper %(addr)s%(why)s); it keeps trying',
                         {'id': member, 'gr': group,
-                         'addr': CONF.zookeeper.address})
+                         'addr': CONF.zookeeper.address,
+                         'why': ': %s' % joined.last_error
+                         if joined.last_error else ''})
         return joined
 
     def _leave_on_stop(self, service, member, group):
@@ -293,6 +295,9 @@ class ZooKeeperDriver(base.Driver):
             group.ready.wait(FIRST_READ_TIMEOUT)
         members = group.members()
         if members is None:
+            if group.last_error:
+                raise ServiceGroupUnavailable(reason=_(
+                    '%s; not reporting anything as down') % group.last_error)
             raise ServiceGroupUnavailable(reason=_(
                 'no connection to ZooKeeper at %s (or the members of %r '
                 'are not read yet); not reporting anything as down')

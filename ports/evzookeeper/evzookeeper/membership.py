@@ -54,6 +54,40 @@ MEMBERS_DATA = "ZKMembers"
 RETRY_MIN_DELAY = 0.2
 RETRY_MAX_DELAY = 10.0
 
+#: Failures of the connection: the session's CONNECTED_STATE is the time to
+#: try again.  Any other failure is a refusal (NoAuth, a server that
+#: enforces an auth scheme and closes the connection at each request), and
+#: the next try waits for the pause even when the session reconnects:
+#: otherwise such a server is asked again at each reconnect, dozens of
+#: times a second.
+_CONNECTION_ERRORS = tuple(
+    getattr(zookeeper, name) for name in (
+        'ConnectionLossException', 'OperationTimeoutException',
+        'SessionExpiredException', 'SessionMovedException',
+        'InvalidStateException', 'ClosingException')
+    if hasattr(zookeeper, name))
+
+
+class _Pause(object):
+    """When a refused recipe may try again."""
+
+    def __init__(self):
+        self._until = None
+
+    def refused(self, exc, delay):
+        if not isinstance(exc, _CONNECTION_ERRORS):
+            self._until = time.monotonic() + delay
+
+    def left(self):
+        """Seconds still to wait (None: none)."""
+        if self._until is None:
+            return None
+        left = self._until - time.monotonic()
+        if left > 0:
+            return left
+        self._until = None
+        return None
+
 
 def _text(data):
     if isinstance(data, bytes):
@@ -102,6 +136,8 @@ class MembershipMonitor(evzookeeper.ZKServiceBase):
         self._watch_handle = None
         self._ready = _event.Event()
         self._retry_delay = RETRY_MIN_DELAY
+        self._pause = _Pause()
+        self._failure = None
         # The binding keeps a child watcher until it fires: that must not
         # keep a monitor whose green thread is gone from being collected.
         self._weak_child_watcher = utils.weak_method(self._child_watcher)
@@ -180,11 +216,16 @@ class MembershipMonitor(evzookeeper.ZKServiceBase):
             # unknown until CONNECTED_STATE comes
             self._set_members(None, None)
             return None
+        left = self._pause.left()
+        if left is not None:
+            return left
+        self._failure = None
         if self._refresh():
             self._retry_delay = RETRY_MIN_DELAY
             return None
         delay = self._retry_delay
         self._retry_delay = min(delay * 2, RETRY_MAX_DELAY)
+        self._pause.refused(self._failure, delay)
         return delay
 
     def _child_watcher(self, handle, event_type, state, path):
@@ -210,9 +251,7 @@ class MembershipMonitor(evzookeeper.ZKServiceBase):
                 children = session.get_children(self._basepath, watcher)
             owners = self._known_owners(children)
         except zookeeper.ZooKeeperException as exc:
-            log = LOG.debug if self._stopped else LOG.warning
-            log("MembershipMonitor %s: reading the members failed: %s: %s",
-                self._basepath, type(exc).__name__, exc)
+            self._read_failed(exc)
             # what we have may be stale now: report "unknown" until a read
             # succeeds
             self._set_members(None, None)
@@ -229,6 +268,12 @@ class MembershipMonitor(evzookeeper.ZKServiceBase):
         self._set_members(set(name for name, owner in owners.items()
                               if owner), handle)
         return True
+
+    def _read_failed(self, exc):
+        self._failure = exc
+        log = LOG.debug if self._stopped else LOG.warning
+        log("MembershipMonitor %s: reading the members failed: %s: %s",
+            self._basepath, type(exc).__name__, exc)
 
     def _children_version(self):
         """What identifies the group's children: the group node's czxid and
@@ -305,9 +350,7 @@ class MembershipMonitor(evzookeeper.ZKServiceBase):
             stats = self._session.exists_many(
                 [_join_path(self._basepath, name) for name in ask])
         except zookeeper.ZooKeeperException as exc:
-            log = LOG.debug if self._stopped else LOG.warning
-            log("MembershipMonitor %s: reading the members failed: %s: %s",
-                self._basepath, type(exc).__name__, exc)
+            self._read_failed(exc)
             return None
         for name, stat in zip(ask, stats):
             if stat is not None:  # None: gone meanwhile
@@ -392,6 +435,8 @@ class Membership(evzookeeper.ZKServiceBase):
         self._first_join_pending = async_mode
         self._rejoin_needed = False
         self._retry_delay = RETRY_MIN_DELAY
+        self._pause = _Pause()
+        self._failure = None
         self._wake = None
         self._started = _event.Event()
         super(Membership, self).__init__(session, basepath, acl=acl)
@@ -485,12 +530,16 @@ class Membership(evzookeeper.ZKServiceBase):
         timeout = None
         if self._name is not None and self._rejoin_needed and \
                 self._session._connected():
-            if self._rejoin():
-                self._rejoin_needed = False
-                self._retry_delay = RETRY_MIN_DELAY
-            else:
-                timeout = self._retry_delay
-                self._retry_delay = min(timeout * 2, RETRY_MAX_DELAY)
+            # refused before: not again until the pause is over
+            timeout = self._pause.left()
+            if timeout is None:
+                if self._rejoin():
+                    self._rejoin_needed = False
+                    self._retry_delay = RETRY_MIN_DELAY
+                else:
+                    timeout = self._retry_delay
+                    self._retry_delay = min(timeout * 2, RETRY_MAX_DELAY)
+                    self._pause.refused(self._failure, timeout)
         if self._name is None:
             LOG.debug("Membership %s: green thread ends", self._path)
             return evzookeeper.STOP
@@ -506,6 +555,7 @@ class Membership(evzookeeper.ZKServiceBase):
             LOG.warning("Membership %s: joining failed: %s: %s; trying "
                         "again when connected", self._path,
                         type(exc).__name__, exc)
+            self._pause.refused(exc, self._retry_delay)
             self._rejoin_needed = True
 
     def _rejoin(self):
@@ -520,6 +570,7 @@ class Membership(evzookeeper.ZKServiceBase):
         except zookeeper.ZooKeeperException as exc:
             LOG.warning("Membership %s: re-joining failed: %s: %s",
                         self._path, type(exc).__name__, exc)
+            self._failure = exc
             return False
         except RuntimeError as exc:
             LOG.error("Membership %s: %s", self._path, exc)

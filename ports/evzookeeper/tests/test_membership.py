@@ -5,15 +5,19 @@ node, the monitor's "unknown" while the server is away, and session expiry
 (forced, and by pausing the server past the session timeout).
 """
 
+import logging
 import os
 import signal
 import subprocess
 import time
 
 import eventlet
+import fixtures
 import zookeeper
 
 from evzookeeper import membership
+
+from nova.tests import zkserver
 
 import evzk_fixture as fx
 
@@ -315,3 +319,48 @@ class TestServerOutages(MembershipTestCase):
         fx.wait_for(lambda: monitor.get_all() == {'frozen'}, 10, 'rejoined')
         _value, stat = monitor.get_member_details('frozen')
         self.assertNotEqual(stat['ephemeralOwner'], old_sid)
+
+
+class TestRefusingServer(MembershipTestCase):
+    """A server that enforces an auth scheme closes the connection at the
+    first request of a client without it; the C client reconnects at
+    once."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = zkserver.ZooKeeperServer(
+            tick_time=fx.TICK_TIME, extra_config=[
+                'enforce.auth.enabled=true',
+                'enforce.auth.schemes=digest']).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def test_refusal_is_tried_again_after_a_pause_not_at_reconnect(self):
+        log = fixtures.FakeLogger(name='evzookeeper.membership',
+                                  level=logging.WARNING,
+                                  format='%(message)s')
+        log.setUp()
+        self.addCleanup(log.cleanUp)
+        s = self.session()
+        monitor = membership.MembershipMonitor(s, self.base)
+        member = membership.Membership(s, self.base, 'host1',
+                                       async_mode=True)
+        eventlet.sleep(3.0)
+        self.assertIsNone(monitor.get_all())
+        self.assertFalse(member.joined)
+        # (the C client's pings are refused too: the reconnects alone say
+        # nothing.)  About five tries each, after pauses of 0.2, 0.4, 0.8
+        # and 1.6 s; without the pause one at each reconnect, dozens.
+        for who in ('MembershipMonitor %s:' % self.base,
+                    'Membership %s/host1:' % self.base):
+            tries = [line for line in log.output.splitlines()
+                     if line.startswith(who) and 'SASL' in line]
+            self.assertTrue(1 <= len(tries) <= 7, (who, len(tries)))
+        # the same server takes a session with credentials
+        ok = self.session()
+        ok.add_auth('digest', 'nova:secret')
+        reader = membership.MembershipMonitor(ok, self.base + '-ok')
+        membership.Membership(ok, self.base + '-ok', 'host2')
+        fx.wait_for(lambda: reader.get_all() == {'host2'}, 5, 'host2 seen')

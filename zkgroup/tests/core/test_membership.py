@@ -163,6 +163,72 @@ class _MembershipTests(object):
         self.wait(lambda: 'h1' in (reader.members() or {}), 5, 'h1 back')
         self.assertIn('expired', self.log.output)
 
+    def test_new_session_when_init_fails_for_a_while(self):
+        # The outage that expired the session may take the servers' names
+        # with it: init() raises until they resolve again.
+        self.patch(zksession, 'REOPEN_MIN', 0.1)
+        reader = self.group(self.session())
+        s = self.session()
+        self.member(s, 'h1@1-a')
+        self.wait(lambda: 'h1' in reader.members(), 5, 'h1 seen')
+        refused = []
+
+        def unresolved(*args):
+            if len(refused) < 3:
+                refused.append(args[0])
+                raise zookeeper.ZooKeeperException(
+                    "zookeeper_init('%s') failed: Name or service not known"
+                    % args[0])
+            return _REAL_INIT(*args)
+        self.patch(zookeeper, 'init', unresolved)
+        old = s.session_id
+        _expire(s)
+        self.wait(lambda: s.session_id not in (None, old), 10, 'new session')
+        self.wait(lambda: 'h1' in (reader.members() or {}), 5, 'h1 back')
+        self.assertEqual([s.address] * 3, refused)
+        self.assertIn('cannot open a new ZooKeeper session', self.log.output)
+
+    def test_server_that_enforces_auth_is_asked_once_a_retry(self):
+        # The server closes the connection at the first request of a client
+        # that did not authenticate; the C client reconnects at once.
+        server = zkserver.ZooKeeperServer(
+            tick_time=TICK_MS, extra_config=[
+                'enforce.auth.enabled=true',
+                'enforce.auth.schemes=digest']).start()
+        self.addCleanup(server.stop)
+        s = self.session(server.address)
+        tries = []
+        call = s.call
+
+        def counted(func, *args):
+            tries.append(func.__name__)
+            return call(func, *args)
+        s.call = counted
+        path = self.prefix + '/compute'
+        m = membership.Member(s, path, 'h1@1-a', retry_interval=1.0)
+        self.addCleanup(m.stop)
+        g = membership.Group(s, path, retry_interval=1.0, key=_host)
+        self.addCleanup(g.stop)
+        self.model.sleep(3.0)
+        self.assertFalse(m.joined.is_set())
+        self.assertIsNone(g.members())
+        # three or four tries per loop in 3 s (the C client's pings are
+        # refused too: the reconnects alone say nothing); without the
+        # pause one at each reconnect, dozens a second
+        self.assertLessEqual(len(tries), 16, tries)
+        lines = [line for line in self.log.output.splitlines()
+                 if line.startswith(m.path) and 'refuses' in line]
+        self.assertEqual(1, len(lines), self.log.output)
+        self.assertIn('refuses this client without credentials (set '
+                      'auth_digest)', lines[0])
+        self.assertIn('set auth_digest', g.last_error)
+        # with credentials the same server takes the member
+        ok = self.session(server.address, auth_digest='nova:secret')
+        reader = self.group(ok)
+        self.member(ok, 'h2@1-a')
+        self.wait(lambda: 'h2' in reader.members(), 5, 'h2 seen')
+        self.assertNotIn('h1', reader.members())
+
     def test_unknown_while_away_then_known_again(self):
         server = zkserver.ZooKeeperServer(tick_time=TICK_MS).start()
         self.addCleanup(server.stop)
@@ -206,11 +272,14 @@ class _MembershipTests(object):
         self.addCleanup(setattr, obj, name, old)
 
 
+_REAL_INIT = zookeeper.init
+
+
 def _expire(s):
     """Expire ``s``'s session on the server: a second handle takes it over
     and closes it (the server ends a session when any holder closes it)."""
     session_id, passwd = zookeeper.client_id(s.handle)
-    twin = zookeeper.init(s.address, None, TIMEOUT_MS, (session_id, passwd))
+    twin = _REAL_INIT(s.address, None, TIMEOUT_MS, (session_id, passwd))
     deadline = time.monotonic() + 10
     while zookeeper.state(twin) != zookeeper.CONNECTED_STATE:
         if time.monotonic() > deadline:

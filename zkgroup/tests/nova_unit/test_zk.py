@@ -32,6 +32,7 @@ from nova import servicegroup
 from nova.servicegroup.drivers import zk
 from nova import test
 from nova import utils
+from zkgroup import session as zksession
 
 
 def _address():
@@ -144,6 +145,20 @@ class ZKServiceGroupTestCase(test.NoDBTestCase):
                                 {'host': 'fake-host', 'topic': 'compute'})
         self.assertIn('127.0.0.1:1', str(exc))
         self.assertEqual(503, exc.code)
+
+    def test_refused_without_credentials_says_what_to_set(self):
+        # an operator made the tree with credentials; this nova has none
+        handle = zookeeper.init(_address(), None, 2000)
+        self.addCleanup(zookeeper.close, handle)
+        zookeeper.add_auth(handle, 'digest', 'admin:secret', None)
+        zookeeper.create(handle, self.prefix, '',
+                         zksession.digest_acl('admin:secret', False), 0)
+        self.patch_first_read(2.0)
+        exc = self.assertRaises(zk.ServiceGroupUnavailable, self._up,
+                                'fake-host')
+        self.assertIn('refuses this client without credentials (set '
+                      'auth_digest)', str(exc))
+        self.assertIn('not reporting anything as down', str(exc))
 
     def patch_first_read(self, seconds):
         self.useFixture_attr(zk, 'FIRST_READ_TIMEOUT', seconds)
