@@ -49,6 +49,7 @@ from nova.i18n import _
 from nova.servicegroup.drivers import base
 from nova import utils
 
+from zkgroup import address as zkaddress
 from zkgroup import concurrency
 from zkgroup import membership
 from zkgroup import names
@@ -123,6 +124,11 @@ def _check_config():
     if not conf.address:
         raise ZooKeeperConfigError(reason=_(
             '[zookeeper] address is not set (host1:port,host2:port)'))
+    try:
+        zkaddress.parse(conf.address)
+    except zkaddress.InvalidAddress as exc:
+        raise ZooKeeperConfigError(reason=_(
+            '[zookeeper] address %s') % exc)
     if not conf.sg_prefix.startswith('/') or conf.sg_prefix.endswith('/'):
         raise ZooKeeperConfigError(reason=_(
             '[zookeeper] sg_prefix %r must start with "/" and not end with '
@@ -185,6 +191,12 @@ class ZooKeeperDriver(base.Driver):
 
     def __init__(self, *args, **kwargs):
         _check_config()
+        for host in zkaddress.unresolvable(CONF.zookeeper.address):
+            # only a warning: a name server down at start must not keep
+            # the service from starting; the session keeps trying
+            LOG.warning('ZooKeeperDriver: cannot resolve host %(host)s of '
+                        '[zookeeper] address %(addr)s; trying again',
+                        {'host': host, 'addr': CONF.zookeeper.address})
         if not CONF.debug:
             zksession.quiet_c_client()
         self._model = concurrency.get(

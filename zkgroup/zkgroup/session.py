@@ -21,6 +21,8 @@ import time
 
 import zookeeper
 
+from zkgroup import address as zkaddress
+
 LOG = logging.getLogger(__name__)
 
 #: Seconds without a connection after which the session is given up, at
@@ -107,7 +109,12 @@ class Session(object):
         self._handle_connected = False
         self._fruitless = 0
         self._dispatcher = concurrency.dispatcher(name)
-        self._open()
+        try:
+            self._open()
+        except zookeeper.ZooKeeperException as exc:
+            # (a name server down at start): the session keeps trying
+            self._cannot_open(exc, 1)
+            concurrency.spawn(self._reopen, 1)
 
     # -- state ------------------------------------------------------------
 
@@ -327,16 +334,16 @@ class Session(object):
             # hold up the events of the members' watches
             self.concurrency.spawn(self._reopen)
 
-    def _reopen(self):
+    def _reopen(self, failures=None):
         """Open a new handle, after a pause growing with each failure
         (a handle that ended without connecting, an init() that raised):
         without the pause a server that refuses every session at once
         would be asked again at once, for ever."""
-        failures = self._fruitless
+        if failures is None:
+            failures = self._fruitless
         while not self._closed:
             if failures:
-                delay = min(REOPEN_MIN * 2 ** (failures - 1), REOPEN_MAX)
-                self.concurrency.sleep(delay)
+                self.concurrency.sleep(_pause(failures))
                 if self._closed:
                     return
             try:
@@ -344,11 +351,16 @@ class Session(object):
                 return
             except zookeeper.ZooKeeperException as exc:
                 failures += 1
-                LOG.warning('%s: cannot open a new ZooKeeper session to %s '
-                            '(%s); trying again in %.1f s', self._name,
-                            self.address, exc,
-                            min(REOPEN_MIN * 2 ** (failures - 1),
-                                REOPEN_MAX))
+                self._cannot_open(exc, failures)
+
+    def _cannot_open(self, exc, failures):
+        # (resolving blocks: off the hub under eventlet)
+        unresolved = self.concurrency.blocking(zkaddress.unresolvable,
+                                               self.address)
+        LOG.warning('%s: cannot open a ZooKeeper session to %s (%s); trying '
+                    'again in %.1f s', self._name, self.address,
+                    'cannot resolve host %s' % ', '.join(unresolved)
+                    if unresolved else exc, _pause(failures))
 
     def _close_handle(self, handle):
         try:
@@ -376,6 +388,10 @@ class Session(object):
             self._close_handle(handle)
         self._notify('closed')
         self._dispatcher.stop()
+
+
+def _pause(failures):
+    return min(REOPEN_MIN * 2 ** (failures - 1), REOPEN_MAX)
 
 
 def _now():

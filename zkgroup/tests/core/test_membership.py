@@ -14,6 +14,7 @@ import fixtures
 import zookeeper
 
 from nova.tests import zkserver
+from zkgroup import address as zkaddress
 from zkgroup import concurrency
 from zkgroup import membership
 from zkgroup import names
@@ -186,7 +187,7 @@ class _MembershipTests(object):
         self.wait(lambda: s.session_id not in (None, old), 10, 'new session')
         self.wait(lambda: 'h1' in (reader.members() or {}), 5, 'h1 back')
         self.assertEqual([s.address] * 3, refused)
-        self.assertIn('cannot open a new ZooKeeper session', self.log.output)
+        self.assertIn('cannot open a ZooKeeper session', self.log.output)
 
     def test_server_that_enforces_auth_is_asked_once_a_retry(self):
         # The server closes the connection at the first request of a client
@@ -228,6 +229,26 @@ class _MembershipTests(object):
         self.member(ok, 'h2@1-a')
         self.wait(lambda: 'h2' in reader.members(), 5, 'h2 seen')
         self.assertNotIn('h1', reader.members())
+
+    def test_session_to_an_unresolvable_name_keeps_trying(self):
+        self.patch(zksession, 'REOPEN_MIN', 0.1)
+        opened = []
+
+        def init(*args):
+            opened.append(args[0])
+            return _REAL_INIT(*args)
+        self.patch(zookeeper, 'init', init)
+        s = zksession.Session('no-such-zk.invalid:%d' % self.server.port,
+                              self.model, TIMEOUT_MS)
+        self.addCleanup(s.close)
+        self.wait(lambda: len(opened) >= 3, 5, 'three attempts')
+        self.assertFalse(s.is_connected())
+        self.assertIn('cannot resolve host no-such-zk.invalid',
+                      self.log.output)
+        s.close()
+        count = len(opened)
+        self.model.sleep(1.0)
+        self.assertEqual(count, len(opened), 'tried again after close()')
 
     def test_unknown_while_away_then_known_again(self):
         server = zkserver.ZooKeeperServer(tick_time=TICK_MS).start()
@@ -358,6 +379,30 @@ class NamesTest(unittest.TestCase):
             self.assertIn("invalid topic 'a/b'", str(exc))
         else:
             self.fail('a/b accepted')
+
+
+class AddressTest(unittest.TestCase):
+
+    def test_parse(self):
+        self.assertEqual(([('zk1', 2181), ('::1', 2182)], '/nova'),
+                         zkaddress.parse('zk1:2181, [::1]:2182/nova'))
+        for bad, what in (('', 'no server given'),
+                          ('zk1', "'zk1' is not host:port"),
+                          ('zk1:0', "the port '0'"),
+                          ('zk1:2181,', "'' is not host:port"),
+                          ('zk1:2181//nova', 'the chroot //nova'),
+                          ('[zk1:2181', "'[zk1' is not a host")):
+            try:
+                zkaddress.parse(bad)
+            except zkaddress.InvalidAddress as exc:
+                self.assertIn('%r: ' % bad, str(exc))
+                self.assertIn(what, str(exc))
+            else:
+                self.fail('%r accepted' % bad)
+
+    def test_unresolvable(self):
+        self.assertEqual(['no-such-zk.invalid'], zkaddress.unresolvable(
+            '127.0.0.1:2181,no-such-zk.invalid:2181'))
 
 
 class ConcurrencyTest(unittest.TestCase):

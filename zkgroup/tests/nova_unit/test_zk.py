@@ -109,6 +109,30 @@ class ZKServiceGroupTestCase(test.NoDBTestCase):
         exc = self.assertRaises(zk.ZooKeeperConfigError, servicegroup.API)
         self.assertIn('[zookeeper] address is not set', str(exc))
 
+    def test_malformed_address_is_a_clear_error(self):
+        for address, what in (('zk1:2181,zk2', "'zk2' is not host:port"),
+                              ('zk1:21a81', "the port '21a81'"),
+                              ('zk1:2181/nova/', 'the chroot /nova/'),
+                              ('zk 1:2181', "'zk 1' is not a host")):
+            self.flags(address=address, group='zookeeper')
+            exc = self.assertRaises(zk.ZooKeeperConfigError,
+                                    servicegroup.API)
+            self.assertIn('[zookeeper] address %r' % address, str(exc))
+            self.assertIn(what, str(exc))
+
+    def test_unresolvable_host_starts_and_says_so(self):
+        # a name server down at start: the service starts, the answer is
+        # "unknown", and the log names the host
+        self.flags(address='no-such-zk.invalid:2181', group='zookeeper')
+        api = servicegroup.API()
+        self.addCleanup(api._driver._close_at_exit)
+        self.patch_first_read(0.2)
+        api.join('fake-host', 'compute', None)
+        self.assertRaises(zk.ServiceGroupUnavailable, api.service_is_up,
+                          {'host': 'fake-host', 'topic': 'compute'})
+        self.assertIn('cannot resolve host no-such-zk.invalid of '
+                      '[zookeeper] address', self.stdlog.logger.output)
+
     def test_tls_options_are_checked_at_start(self):
         pem = self.useFixture(fixtures.TempDir()).path
         files = {}
