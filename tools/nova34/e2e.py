@@ -724,8 +724,12 @@ class ModeRun(object):
         changes = [(h, watcher.changes_of(h, up_since)) for h in self.hosts]
         changes = [c for c in changes if c[1]]
         if changes:
+            # with what came just before: the state it came back from
             self.check('all stay up %.1fs' % e2e.args.settle, False,
-                       'changes %s' % changes)
+                       'changes %s (since %.3f: %s)' % (
+                           changes, up_since - 5, [
+                               (h, watcher.changes_of(h, up_since - 5))
+                               for h, _c in changes]))
         kill_bound, term_bound = e2e.limits(self.computes[killed].log_path)
         # SIGKILL: no goodbye; the session must expire.  SIGTERM: a
         # stopping service leaves at once.

@@ -335,6 +335,23 @@ class ZooKeeperServiceGroupTest(integrated_helpers._IntegratedTestBase):
                           % (what, timeout, states))
             time.sleep(POLL)
 
+    def wait_readers_back(self, topic):
+        """Until every driver of this process that read ``topic`` reads
+        it again."""
+        deadline = time.monotonic() + LONG_WAIT
+        while True:
+            groups = [d._groups[topic] for d in self.drivers
+                      if topic in d._groups]
+            self.assertTrue(groups, 'nobody read %s' % topic)
+            if all(g.members() is not None for g in groups):
+                return
+            if time.monotonic() > deadline:
+                self.fail('%d of %d readers of %s still unknown %.1f s '
+                          'after ZooKeeper came back' % (
+                              sum(g.members() is None for g in groups),
+                              len(groups), topic, LONG_WAIT))
+            time.sleep(POLL)
+
     def all_up(self, hosts=None):
         hosts = hosts or self.HOSTS
         return lambda states: all(states.get(h) == 'up' for h in hosts)
@@ -569,6 +586,10 @@ class ZooKeeperServiceGroupTest(integrated_helpers._IntegratedTestBase):
                           fault['message'])
             self.server.start()
             self.wait_for(self.all_up(), 'all computes up', errors_ok=True)
+            # the scheduler's driver has a session of its own, which may
+            # reconnect a moment after the API's: until then it cannot tell
+            # either (a 503, never a "down")
+            self.wait_readers_back('compute')
             after = self._create_server(networks='none')
         self.assertIn(after['OS-EXT-SRV-ATTR:host'], self.HOSTS)
 
