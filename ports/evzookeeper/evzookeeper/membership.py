@@ -121,7 +121,7 @@ class MembershipMonitor(evzookeeper.ZKServiceBase):
             have not changed since (see _children_version), its members are
             taken without asking about each child, so a new process reads a
             group of N members in three requests instead of N + 1.  The
-            monitor then keeps a snapshot() of its own reads.
+            monitor then keeps a snapshot() of its first read.
         """
         self._cb_func = cb_func
         self._known = known
@@ -170,9 +170,9 @@ class MembershipMonitor(evzookeeper.ZKServiceBase):
 
     def snapshot(self):
         """{'version': [czxid, ctime, pzxid] of the group, 'owners': {name:
-        ephemeralOwner}} of the last read that no change of the children
-        interrupted, or None (not tracked: no ``known`` given; not read
-        yet; every read interrupted)."""
+        ephemeralOwner}} of the first read, if no change of the children
+        interrupted it; else None (not tracked: no ``known`` given; not
+        read yet; the first read interrupted)."""
         return self._snapshot
 
     def get_member_details(self, name):
@@ -265,6 +265,10 @@ class MembershipMonitor(evzookeeper.ZKServiceBase):
                 return False
             self._take_snapshot(before, owners)
         self._owners = owners
+        # The snapshot is of the first read (the driver saves that one):
+        # tracking later reads would cost two exists per change, for the
+        # life of every long-lived reader.
+        self._track = False
         self._set_members(set(name for name, owner in owners.items()
                               if owner), handle)
         return True

@@ -144,6 +144,27 @@ class TestSnapshot(LiveMembersTestCase):
         writer.create(self.base + '/d', b'', flags=EPHEMERAL)
         fx.wait_for(lambda: second.get_all() == {'a', 'b', 'c', 'd'}, 5, 'd')
 
+    def test_only_the_first_read_is_tracked(self):
+        # the snapshot is of the first read: a long-lived reader must not
+        # pay two exists of the group for every change after it
+        writer = self.session()
+        self.populated(writer, ['a'])
+        reader = self.session()
+        looked = []
+        reader.exists = counting(reader.exists, looked)
+        monitor = membership.MembershipMonitor(reader, self.base, known={})
+        self.assertEqual({'a'}, monitor.wait_until_ready(5))
+        self.assertEqual([self.base] * 2, looked)
+        snapshot = monitor.snapshot()
+        del looked[:]
+        for name in ('b', 'c'):
+            writer.create('%s/%s' % (self.base, name), b'', flags=EPHEMERAL)
+            fx.wait_for(lambda: name in monitor.get_all(), 5, name)
+        writer.delete(self.base + '/a')
+        fx.wait_for(lambda: 'a' not in monitor.get_all(), 5, 'a gone')
+        self.assertEqual([], looked)
+        self.assertEqual(snapshot, monitor.snapshot())
+
     def test_a_forged_node_in_place_of_a_member_is_not_taken(self):
         # a worker's node deleted and a persistent one of its name forged
         # after the snapshot: same names, but the children changed
