@@ -139,6 +139,11 @@ MAX_NAME_LENGTH = 255
 # While ZooKeeper is away, a worker says so again this often (seconds):
 # often enough to show in any log window, rare enough not to flood it.
 OUTAGE_LOG_INTERVAL = 60.0
+# A connection lost within this many seconds of the last one reported is
+# logged at debug level, and counted in the next report: a server that
+# closes every connection at once (it wants credentials we lack) would
+# otherwise add two warnings per C client ping, for good.
+FLAP_QUIET = 60.0
 # When to give up a session ZooKeeper does not take back (_give_up_after).
 STUCK_SESSION_TIMEOUTS = 10
 STUCK_SESSION_MIN = 60.0
@@ -571,6 +576,9 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         self._joiners = {}
         self._monitors = {}
         self._group_attempts = set()
+        # group -> (when the last first read failed, {reason: when it was
+        # logged}): see _watch_group
+        self._read_failures = {}
         self._session_watch = None
         # Opening a session and a group's first read yield to other green
         # threads (zookeeper.init runs on a helper thread): without these,
@@ -642,13 +650,31 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         session_id = None    # the session of the last CONNECTED state
         away_since = time.time()
         last_said = away_since
+        quiet_until = 0      # see FLAP_QUIET
+        unreported = 0
+        reported = True      # whether the current outage was reported
         while True:
             timeout = (min(OUTAGE_LOG_INTERVAL, self._give_up_after())
                        if away_since is not None else None)
+            if not reported and away_since is not None:
+                timeout = 1.0  # a quiet loss that lasts is reported
             try:
                 state = spc.wait_and_get(timeout)[2]
             except eventlet.Timeout:
                 now = time.time()
+                if not reported:
+                    reported = True
+                    quiet_until = now + FLAP_QUIET
+                    LOG.warn(_('ZooKeeperDriver: lost the connection to '
+                               'ZooKeeper at %(addr)s %(s).1f s ago '
+                               '(session %(sid)s; %(n)d short losses, each '
+                               'back within 1 s, before it); its members '
+                               'stay up until the session times out'),
+                             {'addr': self._address, 's': now - away_since,
+                              'sid': _hex(session_id), 'n': unreported - 1})
+                    unreported = 0
+                    last_said = now
+                    continue
                 if (session_id is not None and
                         now - away_since >= self._give_up_after()):
                     self._replace_session(session, session_id,
@@ -666,8 +692,9 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
                 new_id = self._session_id(session)
                 if new_id == session_id and away_since is None:
                     continue
-                self._connected(session, session_id, new_id, away_since)
-                session_id, away_since = new_id, None
+                self._connected(session, session_id, new_id, away_since,
+                                reported)
+                session_id, away_since, reported = new_id, None, True
             elif state == zookeeper.EXPIRED_SESSION_STATE:
                 LOG.warn(_('ZooKeeperDriver: ZooKeeper session %(sid)s '
                            'expired: ZooKeeper removed this process\'s '
@@ -681,10 +708,22 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
                           self._address)
             elif away_since is None:
                 away_since = last_said = time.time()
+                reported = away_since >= quiet_until
+                if not reported:
+                    unreported += 1
+                    LOG.debug(_('ZooKeeperDriver: lost the connection to '
+                                'ZooKeeper at %s again'), self._address)
+                    continue
+                quiet_until = away_since + FLAP_QUIET
                 LOG.warn(_('ZooKeeperDriver: lost the connection to '
                            'ZooKeeper at %(addr)s (session %(sid)s); its '
-                           'members stay up until the session times out'),
-                         {'addr': self._address, 'sid': _hex(session_id)})
+                           'members stay up until the session times '
+                           'out%(more)s'),
+                         {'addr': self._address, 'sid': _hex(session_id),
+                          'more': _(' (%d short losses since the last '
+                                    'report, each back within 1 s)')
+                          % unreported if unreported else ''})
+                unreported = 0
 
     def _give_up_after(self):
         """Seconds away after which the old session is given up.
@@ -728,7 +767,7 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
                 self._joiners[(group, member_id)] = eventlet.spawn(
                     self._keep_joining, member_id, group)
 
-    def _connected(self, session, old_id, new_id, away_since):
+    def _connected(self, session, old_id, new_id, away_since, reported=True):
         if old_id is None:
             LOG.info(_('ZooKeeperDriver: connected to ZooKeeper at %(addr)s, '
                        'session %(sid)s'),
@@ -736,10 +775,12 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
             return
         away = time.time() - (away_since or time.time())
         if new_id == old_id:
-            LOG.warn(_('ZooKeeperDriver: reconnected to ZooKeeper at '
-                       '%(addr)s after %(s).1f s; session %(sid)s survived, '
-                       'the members stayed up'),
-                     {'addr': self._address, 's': away, 'sid': _hex(new_id)})
+            # (a loss that was not reported: nor is its end)
+            log = LOG.warn if reported else LOG.debug
+            log(_('ZooKeeperDriver: reconnected to ZooKeeper at %(addr)s '
+                  'after %(s).1f s; session %(sid)s survived, the members '
+                  'stayed up'),
+                {'addr': self._address, 's': away, 'sid': _hex(new_id)})
             return
         LOG.warn(_('ZooKeeperDriver: reconnected to ZooKeeper at %(addr)s '
                    'after %(s).1f s with a new session %(new)s (%(old)s '
@@ -941,7 +982,7 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
                            'yet, ZooKeeper at %(addr)s: %(err)s; retrying '
                            'every %(ival)ss'),
                          {'id': member_id, 'gr': group, 'addr': self._address,
-                          'err': e or type(e).__name__,
+                          'err': _why(e, self._credentials),
                           'ival': CONF.zookeeper.sg_retry_interval})
                 self._joiners[key] = eventlet.spawn(self._keep_joining,
                                                     member_id, group)
@@ -1051,7 +1092,7 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
                 LOG.warn(_('ZooKeeperDriver: still cannot join %(id)s to '
                            '%(gr)s at %(addr)s: %(err)s'),
                          {'id': member_id, 'gr': group, 'addr': self._address,
-                          'err': e or type(e).__name__})
+                          'err': _why(e, self._credentials)})
                 continue
             del self._joiners[key]
             self._joined(key, member)
@@ -1176,6 +1217,13 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
         """Start watching a group; wait a bounded time for its first read."""
         check_name('topic', group_id)
         path = self._group_path(group_id)
+        failed = self._read_failures.get(group_id)
+        if failed is not None and \
+                time.time() - failed[0] < CONF.zookeeper.sg_retry_interval:
+            # Asked again at once: a scheduler reads every host of every
+            # request, and each try costs ZooKeeper a request (a server
+            # that wants credentials closes the connection at each).
+            raise unavailable(self._address)
         try:
             self._ensure_group(group_id, path)
             known = None
@@ -1195,10 +1243,23 @@ class ZooKeeperDriver(api.ServiceGroupDriver):
             # or ZooKeeper unreachable: unknown, and tried again on the
             # next read.  (zkpython 0.4 raises the builtin SystemError
             # for error codes it does not map, such as invalid state.)
-            LOG.error(_('ZooKeeperDriver: cannot read the %(gr)s group '
-                        'from ZooKeeper at %(addr)s: %(err)s'),
-                      {'gr': group_id, 'addr': self._address, 'err': e})
+            now = time.time()
+            why = _why(e, self._credentials)
+            # each reason once a minute, not once per try (a refusal and
+            # the connection loss it causes may take turns)
+            said = dict((reason, when) for reason, when in
+                        (failed[1].items() if failed else ())
+                        if now - when < OUTAGE_LOG_INTERVAL)
+            (LOG.debug if why in said else LOG.error)(
+                _('ZooKeeperDriver: cannot read the %(gr)s group from '
+                  'ZooKeeper at %(addr)s: %(err)s; trying again every '
+                  '%(ival)ss'),
+                {'gr': group_id, 'addr': self._address, 'err': why,
+                 'ival': CONF.zookeeper.sg_retry_interval})
+            said.setdefault(why, now)
+            self._read_failures[group_id] = (now, said)
             raise unavailable(self._address)
+        self._read_failures.pop(group_id, None)
         self._monitors[group_id] = monitor
         # When initialized for the first time, it takes a while to
         # retrieve all members from zookeeper; wait a bounded time for
@@ -1380,6 +1441,29 @@ def save_snapshot(address, path, loaded, snapshot):
 
 def _hex(session_id):
     return '0x%x' % session_id if session_id else 'none'
+
+
+# Refusals that name the credentials (the class of ZooKeeper 3.5's
+# "session closed: the server requires authentication" exists only in
+# bindings that know that code).
+_AUTH_REFUSALS = tuple(
+    getattr(zookeeper, name) for name in (
+        'AuthFailedException', 'NoAuthException',
+        'SessionClosedRequireSaslAuthException')
+    if hasattr(zookeeper, name))
+
+
+def _why(e, credentials):
+    """What to log of ``e``: its text (never anything of the secret),
+    with what to change when ZooKeeper refuses our identity."""
+    text = '%s' % (e or type(e).__name__)
+    if not isinstance(e, _AUTH_REFUSALS):
+        return text
+    if credentials is None:
+        return _('%s (ZooKeeper wants credentials: set [zookeeper] '
+                 'auth_digest)') % text
+    return _('%s (ZooKeeper does not let the identity of [zookeeper] '
+             'auth_digest do this)') % text
 
 
 # The driver whose session is closed at exit (one per process).

@@ -245,3 +245,53 @@ class ZKBadInputTestCase(ZKTestBase):
         self.assertRaises(exception.ServiceGroupUnavailable, api.get_all,
                           'compute')
         timer.stop()
+
+
+class ZKEnforcedAuthTestCase(ZKTestBase):
+    """A server that enforces digest authentication closes the connection
+    at the first request of a client without it (pings included)."""
+
+    def test_without_credentials_said_once_never_down(self):
+        server = zkserver.ZooKeeperServer(
+            tick_time=TICK_MS, extra_config=[
+                'enforce.auth.enabled=true',
+                'enforce.auth.schemes=digest']).start()
+        self.addCleanup(server.cleanup)
+        self.flags(address=server.address, group='zookeeper')
+        log = self.useFixture(fixtures.FakeLogger(
+            name='nova.servicegroup.drivers.zk', level=logging.WARNING,
+            format='%(message)s'))
+        api = servicegroup.API()
+        self.addCleanup(api._driver.cleanup)
+        api.join('host1', 'compute')  # starts anyway, keeps trying
+        host1 = {'host': 'host1', 'topic': 'compute'}
+        deadline = eventlet.Timeout(4, False)
+        with deadline:
+            while True:
+                # unknown, never "down"
+                self.assertRaises(exception.ServiceGroupUnavailable,
+                                  api.service_is_up, host1)
+                eventlet.sleep(0.5)
+        self.assertIn('wants credentials: set [zookeeper] auth_digest',
+                      log.output)
+        # a lost connection at each ping (1000 ms: 3 a second) and at each
+        # try: at most the first is reported, not two lines a ping
+        self.assertLessEqual(log.output.count('lost the connection'), 1,
+                             log.output)
+        self.assertLessEqual(log.output.count('reconnected'),
+                             log.output.count('lost the connection'))
+        # nine reads, each raising at once: one try a second
+        # (sg_retry_interval), each reason said once (the refusal, and
+        # maybe the connection loss of a try that met a ping's)
+        reads = [line for line in log.output.splitlines()
+                 if 'cannot read the compute group' in line]
+        self.assertTrue(1 <= len(reads) <= 2, log.output)
+        self.assertEqual(len(reads), len(set(reads)), log.output)
+        # the same server with credentials
+        api._driver.cleanup()
+        servicegroup.API._driver = None
+        self.flags(auth_digest=SECRET, group='zookeeper')
+        api = servicegroup.API()
+        self.addCleanup(api._driver.cleanup)
+        api.join('host1', 'compute')
+        self.assertTrue(api.service_is_up(host1))
