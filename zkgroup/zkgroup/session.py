@@ -33,10 +33,9 @@ GIVE_UP_MIN = 60.0
 #: ... and at least this many session timeouts.
 GIVE_UP_TIMEOUTS = 10
 
-#: Bounds (s) of the pause before opening a new session when the last
-#: attempt failed: zookeeper.init() raised (no server name resolves, say,
-#: in the outage that expired the session), or the last handle ended
-#: without ever connecting.  A session is never left without a handle.
+#: Bounds (s) of the pause before trying again to open a new session when
+#: zookeeper.init() raised (no server name resolves, say, in the outage
+#: that expired the session).  A session is never left without a handle.
 REOPEN_MIN = 0.5
 REOPEN_MAX = 30.0
 
@@ -104,10 +103,6 @@ class Session(object):
         # held by _open() until the new handle is stored (see _on_state)
         self._open_lock = concurrency.lock()
         self._outage_logged = False
-        # whether the current handle ever connected, and how many handles
-        # in a row did not (what paces _replace)
-        self._handle_connected = False
-        self._fruitless = 0
         self._dispatcher = concurrency.dispatcher(name)
         try:
             self._open()
@@ -248,7 +243,6 @@ class Session(object):
             if self._auth:
                 zookeeper.add_auth(handle, 'digest', self._auth, None)
             self._handle = handle
-            self._handle_connected = False
             self._away_since = None
         LOG.debug('%s: opened handle %d to %s', self._name, handle,
                   self.address)
@@ -270,8 +264,6 @@ class Session(object):
             new = session_id != self._session_id
             self._session_id = session_id
             self._away_since = None
-            self._handle_connected = True
-            self._fruitless = 0
             self._connected.set()
             if self._outage_logged or new:
                 LOG.warning('%s: connected to ZooKeeper (%s), session 0x%x%s',
@@ -327,20 +319,14 @@ class Session(object):
         old = self._handle
         self._handle = None
         self.concurrency.spawn(self._close_handle, old)
-        if not self._handle_connected:
-            self._fruitless += 1
         if not self._closed:
             # off the dispatcher: init() may block, and a pause must not
             # hold up the events of the members' watches
             self.concurrency.spawn(self._reopen)
 
-    def _reopen(self, failures=None):
-        """Open a new handle, after a pause growing with each failure
-        (a handle that ended without connecting, an init() that raised):
-        without the pause a server that refuses every session at once
-        would be asked again at once, for ever."""
-        if failures is None:
-            failures = self._fruitless
+    def _reopen(self, failures=0):
+        """Open a new handle; while init() raises, try again after a
+        pause that grows with each failure."""
         while not self._closed:
             if failures:
                 self.concurrency.sleep(_pause(failures))
