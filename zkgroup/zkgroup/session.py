@@ -91,8 +91,12 @@ class Session(object):
         self.concurrency = concurrency
         self.recv_timeout_ms = recv_timeout_ms
         self._auth = auth_digest
+        self._world_read = world_read
         self.acl = (digest_acl(auth_digest, world_read) if auth_digest
                     else [zookeeper.ZOO_OPEN_ACL_UNSAFE])
+        servers, slash, chroot = address.partition('/')
+        self._servers = servers
+        self._chroot = slash + chroot
         self._name = name
         self._listeners = []
         self._connected = concurrency.event()
@@ -214,15 +218,42 @@ class Session(object):
 
     def ensure_path(self, path):
         """Create ``path`` and its parents (persistent, with the session's
-        ACL) where missing."""
+        ACL) where missing, and the chroot of the address too."""
         parts = [p for p in path.split('/') if p]
         current = ''
         for part in parts:
             current += '/' + part
             try:
-                self.call(zookeeper.create, current, '', self.acl, 0)
-            except zookeeper.NodeExistsException:
-                pass
+                self._create_node(current)
+            except zookeeper.NoNodeException:
+                if not self._chroot or current.count('/') > 1:
+                    raise
+                self._ensure_chroot()
+                self._create_node(current)
+
+    def _create_node(self, path):
+        try:
+            self.call(zookeeper.create, path, '', self.acl, 0)
+        except zookeeper.NodeExistsException:
+            pass
+
+    def _ensure_chroot(self):
+        """The C client does not create the chroot of its address, and
+        inside it nothing can: create it over a session of its own to the
+        servers alone (same credentials, same ACL)."""
+        LOG.info('%s: creating the chroot %s', self._name, self._chroot)
+        outside = Session(self._servers, self.concurrency,
+                          self.recv_timeout_ms, auth_digest=self._auth,
+                          world_read=self._world_read,
+                          name='%s-chroot' % self._name, ssl=self.ssl)
+        try:
+            if not outside.wait_connected(2 * self.session_timeout()):
+                raise zookeeper.ConnectionLossException(
+                    'no connection to %s to create the chroot %s'
+                    % (self._servers, self._chroot))
+            outside.ensure_path(self._chroot)
+        finally:
+            outside.close()
 
     # -- life -------------------------------------------------------------
 

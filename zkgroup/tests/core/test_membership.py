@@ -46,6 +46,11 @@ class _MembershipTests(object):
                                        format='%(message)s')
         self.log.setUp()
         self.addCleanup(self.log.cleanUp)
+        self.info = fixtures.FakeLogger(name='zkgroup.session',
+                                        level=logging.INFO,
+                                        format='%(message)s')
+        self.info.setUp()
+        self.addCleanup(self.info.cleanUp)
 
     def session(self, address=None, **kwargs):
         s = zksession.Session(address or self.server.address, self.model,
@@ -119,6 +124,23 @@ class _MembershipTests(object):
         self.wait(lambda: admin.call(zookeeper.exists, m.path, None)
                   is not None, 5, 'node re-created')
         self.assertIn('deleted by someone else', self.log.output)
+
+    def test_chroot_of_the_address_is_created(self):
+        # The C client does not create a missing chroot, and inside it
+        # nothing can be created: a member would never join.
+        chroot = self.prefix + '/region-1'
+        address = self.server.address + chroot
+        s = self.session(address, auth_digest='nova:secret')
+        reader = self.group(s, '/servicegroups/compute')
+        self.member(s, 'h1@1-a', '/servicegroups/compute')
+        self.wait(lambda: 'h1' in reader.members(), 5, 'h1 seen')
+        outside = self.session()
+        self.assertEqual(['h1@1-a'], outside.call(
+            zookeeper.get_children, chroot + '/servicegroups/compute', None))
+        acl = outside.call(zookeeper.get_acl, chroot)[1]  # (stat, acl)
+        self.assertEqual(['digest', 'world'],
+                         sorted(entry['scheme'] for entry in acl))
+        self.assertIn('creating the chroot', ''.join(self.info.output))
 
     def test_processes_of_one_host_share_its_liveness(self):
         reader = self.group(self.session())
