@@ -103,6 +103,7 @@ class Session(object):
         self._handle = None
         self._session_id = None
         self._away_since = None
+        self._granted = None
         self._closed = False
         # held by _open() until the new handle is stored (see _on_state)
         self._open_lock = concurrency.lock()
@@ -301,6 +302,8 @@ class Session(object):
                             self._name, self.address, session_id,
                             ' (new)' if new else '')
             self._outage_logged = False
+            if new:
+                self._check_granted(handle)
             self._notify('connected')
         elif state in _FINAL_STATES:
             self._connected.clear()
@@ -322,6 +325,20 @@ class Session(object):
                 self._outage_logged = True
                 self._notify('disconnected')
             self.concurrency.spawn(self._give_up_later, handle)
+
+    def _check_granted(self, handle):
+        # The server clamps the timeout to 2..20 ticks: detection times
+        # are then not what the operator configured.
+        try:
+            granted = zookeeper.recv_timeout(handle)
+        except zookeeper.ZooKeeperException:
+            return
+        if granted != self.recv_timeout_ms and granted != self._granted:
+            LOG.warning('%s: asked for a session timeout of %d ms, ZooKeeper '
+                        'granted %d ms (it allows 2 to 20 times its '
+                        'tickTime)', self._name, self.recv_timeout_ms,
+                        granted)
+        self._granted = granted
 
     def _give_up_later(self, handle):
         """Replace ``handle``'s session if it stays away too long."""

@@ -142,6 +142,20 @@ class _MembershipTests(object):
                          sorted(entry['scheme'] for entry in acl))
         self.assertIn('creating the chroot', ''.join(self.info.output))
 
+    def test_session_timeout_the_server_changed_is_reported(self):
+        # tickTime 200 ms: the server grants at least 400 ms
+        s = zksession.Session(self.server.address, self.model, 100)
+        self.addCleanup(s.close)
+        self.assertTrue(s.wait_connected(10))
+        self.assertEqual(0.4, s.session_timeout())
+        self.wait(lambda: 'granted 400 ms' in self.log.output, 5, 'warning')
+        self.assertIn('asked for a session timeout of 100 ms',
+                      self.log.output)
+        # a timeout the server grants as asked is not worth a line
+        self.assertEqual(TIMEOUT_MS / 1000.0,
+                         self.session().session_timeout())
+        self.assertEqual(1, self.log.output.count('granted'))
+
     def test_processes_of_one_host_share_its_liveness(self):
         reader = self.group(self.session())
         a = self.member(self.session(), 'h1@1-a')
