@@ -252,6 +252,17 @@ def main(argv=None):
                 expect_rows(checks, 'zk driver, node1 joined', proc, t,
                             {'node1': fresh,
                              'node2': stale, 'node3': off_up})
+            typo = write_conf(os.path.join(work, 'zk-typo.conf'), mode, 'zk',
+                              main_url, zk='127.0.0.1:21a81')
+            proc, t = run(cmd + ['--config-file', typo], mode)
+            err = proc.stderr.strip().splitlines()
+            checks.check('zk driver, [zookeeper] address 127.0.0.1:21a81: '
+                         'exit 2, one line naming the option (exit %d): %s'
+                         % (proc.returncode, err[-1] if err else ''),
+                         proc.returncode == 2 and not proc.stdout
+                         and len(err) == 1
+                         and '[zookeeper] address' in err[0],
+                         proc.stdout + proc.stderr[-3000:])
             dead = write_conf(os.path.join(work, 'zk-dead.conf'), mode, 'zk',
                               main_url, zk='127.0.0.1:%d' % free_port())
             proc, t = run(cmd + ['--config-file', dead], mode)

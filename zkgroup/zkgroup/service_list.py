@@ -14,7 +14,8 @@ disabled), State (``:-)`` up, ``XXX`` down) and Updated_At (the driver's
 Exit status: 0 listed; 3 the servicegroup driver cannot tell (the backend,
 such as ZooKeeper, is unreachable: one line on stderr says why, and nothing
 is listed, so that an outage never reads as a column of XXX); 2 the
-configuration is wrong; 1 the services cannot be read (a database or a cell
+configuration is wrong (a driver's own options, such as [zookeeper]
+address, included); 1 the services cannot be read (a database or a cell
 that does not answer).
 """
 
@@ -111,7 +112,8 @@ def _updated_at(api, service):
     return updated if updated is not None else service.updated_at
 
 
-def list_services(host=None, binary=None, out=sys.stdout, err=sys.stderr):
+def list_services(host=None, binary=None, out=sys.stdout, err=sys.stderr,
+                  api=None):
     """Print the table; returns the exit status."""
     ctxt = nova_context.get_admin_context()
     try:
@@ -129,7 +131,7 @@ def list_services(host=None, binary=None, out=sys.stdout, err=sys.stderr):
     # Ask the driver about every service before printing anything, so that
     # an unreachable backend reads as one clear error.
     try:
-        api = servicegroup.API()
+        api = api or servicegroup.API()
         states = [(api.service_is_up(svc), _updated_at(api, svc))
                   for svc, _zone_name in rows]
     except Exception as e:
@@ -183,7 +185,15 @@ def main(argv=None):
         print('%s: %s' % (PROG, e), file=sys.stderr)
         return 2
     try:
-        return list_services(host=ours.host, binary=ours.service)
+        # the driver checks its options here, before anything connects:
+        # a typo in [zookeeper] address is a configuration error (2), not
+        # a backend that cannot tell (3)
+        api = servicegroup.API()
+    except Exception as e:
+        print('%s: %s' % (PROG, str(e) or type(e).__name__), file=sys.stderr)
+        return 2
+    try:
+        return list_services(host=ours.host, binary=ours.service, api=api)
     finally:
         rpc.cleanup()
 
